@@ -1,0 +1,14 @@
+"""keras-epochkit: Keras 3 components for training epoch by epoch.
+
+Early stopping with composable criteria, overfitting detection, budget-aware
+learning-rate schedules, sequence augmentation and precision/recall metrics,
+on the TensorFlow, JAX and PyTorch backends.
+
+>>> import keras_epochkit as ek
+>>> isinstance(ek.__version__, str)
+True
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,3 @@
+"""Keras callbacks: stopping, overfitting, budgets, resuming and reports."""
+
+__all__ = []

@@ -1,0 +1,29 @@
+"""Suite-wide pytest configuration: the backend banner and common fixtures."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+
+def pytest_report_header(config):
+    devices = ", ".join(keras.distribution.list_devices())
+    return [
+        f"keras backend: {keras.backend.backend()} "
+        f"(KERAS_BACKEND={os.environ.get('KERAS_BACKEND', '<unset>')})",
+        f"keras {keras.__version__}, numpy {np.__version__}, devices: {devices}",
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    """Every test starts from the same global seed and a clean Keras session."""
+    keras.utils.set_random_seed(1337)
+    yield
+    keras.backend.clear_session()
+
+
+@pytest.fixture
+def backend() -> str:
+    return keras.backend.backend()
