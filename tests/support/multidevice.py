@@ -174,7 +174,7 @@ def run_jax_multihost(code: str, *, processes: int = 2, timeout: float = 600):
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-    for process_id, (returncode, stdout, stderr) in enumerate(outputs):
+    for process_id, (returncode, _, stderr) in enumerate(outputs):
         assert returncode == 0, (
             f"process {process_id} of {processes} failed:\n{stderr[-6000:]}"
         )
