@@ -11,4 +11,7 @@ True
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from keras_epochkit import analysis
+from keras_epochkit import callbacks
+
+__all__ = ["__version__", "analysis", "callbacks"]

@@ -1,3 +1,5 @@
 """Keras callbacks: stopping, overfitting, budgets, resuming and reports."""
 
-__all__ = []
+from keras_epochkit.callbacks.overfitting_monitor import OverfittingMonitor
+
+__all__ = ["OverfittingMonitor"]

@@ -1,0 +1,156 @@
+"""`plot`: learning curves with the best epoch, stops and onset marked."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from keras_epochkit.analysis._logs import load_logs
+from keras_epochkit.analysis.analysis_report import AnalysisReport
+
+
+def _matplotlib():
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError(
+            "keras_epochkit.analysis.plot needs matplotlib. Install it with "
+            "`pip install keras-epochkit[plot]`."
+        ) from error
+    return Figure, FigureCanvasAgg
+
+
+def _save_png_atomically(figure, path: str, dpi: int) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".epochkit-plot-", suffix=".png")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            figure.savefig(f, format="png", dpi=dpi)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def plot(
+    source: Any,
+    path: str | os.PathLike | None = None,
+    *,
+    report: AnalysisReport | None = None,
+    monitor: str = "val_loss",
+    train_monitor: str | None = None,
+    mode: str = "auto",
+    criteria: Any = None,
+    title: str | None = None,
+    dpi: int = 100,
+):
+    """Draws training and validation curves with the key epochs marked.
+
+    Marks the best epoch (a star), the epoch where overfitting began (a
+    dashed line) and where each criterion would have stopped (dotted lines),
+    as found by `analyze`. It uses matplotlib's Agg canvas, so it needs no
+    display and leaves `pyplot`'s state alone.
+
+    Args:
+        source: anything `analyze` accepts: a `History`, its `history` dict,
+            a pandas `DataFrame`, a `CSVLogger` file path or a list of dicts.
+        path: where to write a PNG (atomically: a temporary file in the same
+            directory, then renamed). Defaults to `None`: only return the
+            figure.
+        report: a report of these logs from `analyze`. Defaults to `None`:
+            computed here with `monitor`, `train_monitor`, `mode` and
+            `criteria`, which are passed to `analyze`.
+        monitor: the validation key. Defaults to `"val_loss"`.
+        train_monitor: its training counterpart. Defaults to `None`, which
+            drops the `"val_"` prefix.
+        mode: `"auto"`, `"min"` or `"max"`. Defaults to `"auto"`.
+        criteria: criteria to replay, as for `analyze`. Defaults to `None`.
+        title: figure title. Defaults to `None`: no title.
+        dpi: resolution of the PNG. Defaults to `100`.
+
+    Returns:
+        The `matplotlib.figure.Figure`.
+
+    Example:
+
+    >>> from keras_epochkit.analysis import plot
+    >>> logs = [{"loss": 1 / (e + 1), "val_loss": abs(e - 4) / 4 + 0.5}
+    ...         for e in range(12)]
+    >>> figure = plot(logs, criteria=[])
+    >>> figure.axes[0].get_xlabel()
+    'epoch'
+    """
+    from keras_epochkit.analysis.analyze import analyze
+
+    Figure, FigureCanvasAgg = _matplotlib()
+    logs = load_logs(source)
+    if report is None:
+        report = analyze(
+            logs,
+            monitor=monitor,
+            train_monitor=train_monitor,
+            mode=mode,
+            criteria=criteria,
+        )
+    monitor = report.monitor
+    train_key = train_monitor or (monitor[4:] if monitor.startswith("val_") else None)
+
+    figure = Figure(figsize=(7, 4.2))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    epochs = list(range(len(logs)))
+    if train_key is not None and any(train_key in row for row in logs):
+        axes.plot(
+            [e for e in epochs if train_key in logs[e]],
+            [row[train_key] for row in logs if train_key in row],
+            label=train_key,
+            color="tab:blue",
+        )
+    val_epochs = [e for e in epochs if monitor in logs[e]]
+    axes.plot(
+        val_epochs,
+        [logs[e][monitor] for e in val_epochs],
+        label=monitor,
+        color="tab:orange",
+    )
+    if report.best_epoch >= 0:
+        axes.plot(
+            [report.best_epoch],
+            [report.best_value],
+            marker="*",
+            markersize=14,
+            linestyle="none",
+            color="tab:green",
+            label=f"best epoch ({report.best_epoch})",
+        )
+    if report.onset_epoch is not None:
+        axes.axvline(
+            report.onset_epoch,
+            color="tab:red",
+            linestyle="--",
+            label=f"overfitting onset ({report.onset_epoch})",
+        )
+    palette = ("tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive")
+    for i, stop in enumerate(report.stops):
+        if stop.stop_epoch is not None:
+            axes.axvline(
+                stop.stop_epoch,
+                color=palette[i % len(palette)],
+                linestyle=":",
+                label=f"{stop.name} stops ({stop.stop_epoch})",
+            )
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(monitor if train_key is None else f"{train_key} / {monitor}")
+    if title:
+        axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    if path is not None:
+        _save_png_atomically(figure, os.fspath(path), dpi)
+    return figure
