@@ -13,5 +13,6 @@ __version__ = "0.1.0"
 
 from keras_epochkit import analysis
 from keras_epochkit import callbacks
+from keras_epochkit import schedules
 
-__all__ = ["__version__", "analysis", "callbacks"]
+__all__ = ["__version__", "analysis", "callbacks", "schedules"]

@@ -1,0 +1,234 @@
+"""Finish training on time: re-target the schedule and stop before a deadline."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import keras
+
+from keras_epochkit.callbacks import _budget
+from keras_epochkit.distribute import sync
+from keras_epochkit.schedules.budget_schedule import BudgetSchedule
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Ends training cleanly before a wall-clock deadline, schedule included.
+
+    The deadline is `minutes` after the start of `fit` (plus any time already
+    spent in a resumed run). At every epoch end the callback measures the
+    epoch's duration, forecasts how many more epochs fit in the remaining
+    time (using the slowest of the last two epochs, leaving out the first
+    epoch of the run, which includes compilation, once others are measured),
+    re-targets the optimizer's keras-epochkit schedule, if there is one, so
+    its learning rate reaches the schedule's end value at the last epoch that
+    fits, and stops when no further epoch fits. With `stop_mid_epoch=True` it
+    also stops at a batch end when the next batch would pass the deadline,
+    for epochs too long to stop between. So training never runs past the
+    deadline by more than the misforecast of one epoch (or batch).
+
+    The decision is the same on every process of a multi-process run: the
+    elapsed time and the forecast are the maxima over the processes
+    (`keras_epochkit.distribute.max_across_processes`), so every process
+    stops at the same epoch and none waits for another. Callbacks run once
+    per process, so the replicas of one process agree by construction.
+
+    Attributes `stopped_epoch` (0-based, or `None`) and `elapsed_seconds`
+    tell what happened.
+
+    State (`get_state`/`set_state`): the seconds already spent and the
+    measured epoch durations, so a resumed run keeps its deadline.
+
+    Args:
+        minutes: the time budget in minutes, > 0.
+        schedule: the schedule to re-target; it must be the optimizer's
+            learning rate. Defaults to `None` (the optimizer's learning rate
+            when it is a `keras_epochkit.schedules` schedule; otherwise the
+            callback only stops on time).
+        stop_mid_epoch: also stop at a batch end when the next batch would
+            pass the deadline. Defaults to `False`.
+        clock: a function returning seconds, for tests. Defaults to
+            `time.monotonic`.
+        verbose: 1 prints the forecast each epoch and the stop. Defaults
+            to `0`.
+
+    Example:
+
+    >>> import numpy as np, keras
+    >>> import keras_epochkit as ek
+    >>> x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    >>> y = x.sum(axis=1, keepdims=True)
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> schedule = ek.schedules.LinearDecay(0.05)
+    >>> model.compile(optimizer=keras.optimizers.SGD(schedule), loss="mse")
+    >>> now = [0.0]                      # a fake clock: 10 s per batch
+    >>> class Tick(keras.callbacks.Callback):
+    ...     def on_train_batch_end(self, batch, logs=None):
+    ...         now[0] += 10.0
+    >>> budget = ek.callbacks.TimeBudget(minutes=3, clock=lambda: now[0])
+    >>> history = model.fit(x, y, batch_size=16, epochs=100, verbose=0,
+    ...                     callbacks=[Tick(), budget])
+    >>> len(history.history["loss"]), now[0], budget.stopped_epoch
+    (4, 160.0, 3)
+    >>> round(float(model.optimizer.learning_rate), 6)
+    0.0
+    """
+
+    def __init__(
+        self,
+        minutes: float,
+        schedule: BudgetSchedule | None = None,
+        stop_mid_epoch: bool = False,
+        clock: Callable[[], float] | None = None,
+        verbose: int = 0,
+    ):
+        super().__init__()
+        try:
+            number = float(minutes)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not (math.isfinite(number) and number > 0):
+            raise ValueError(
+                f"`minutes` must be a finite number > 0; received minutes={minutes!r}"
+            )
+        if schedule is not None and not isinstance(schedule, BudgetSchedule):
+            raise ValueError(
+                "`schedule` must be a keras_epochkit.schedules schedule or None; "
+                f"received {type(schedule).__name__}"
+            )
+        if clock is not None and not callable(clock):
+            raise ValueError(f"`clock` must be a callable or None; received {clock!r}")
+        self.minutes = number
+        self.schedule = schedule
+        self.stop_mid_epoch = bool(stop_mid_epoch)
+        self.clock = clock or time.monotonic
+        self.verbose = int(verbose)
+        self.stopped_epoch: int | None = None
+        self._schedule = None
+        self._spent_before = 0.0
+        self._started = None
+        self._epoch_seconds: list[float] = []
+        self._restored = False
+
+    @property
+    def budget_seconds(self) -> float:
+        return self.minutes * 60.0
+
+    @property
+    def elapsed_seconds(self) -> float:
+        """Seconds spent so far, including those of a resumed run."""
+        if self._started is None:
+            return self._spent_before
+        return self._spent_before + (self.clock() - self._started)
+
+    def set_model(self, model) -> None:
+        super().set_model(model)
+        if _budget.inner_optimizer(model) is not None:
+            self._schedule = _budget.resolve_schedule(
+                model, self.schedule, "TimeBudget", required=self.schedule is not None
+            )
+
+    def on_train_begin(self, logs=None) -> None:
+        self._schedule = _budget.resolve_schedule(
+            self.model, self.schedule, "TimeBudget", required=self.schedule is not None
+        )
+        if not self._restored:
+            self._spent_before = 0.0
+            self._epoch_seconds = []
+        self._restored = False
+        self._started = self.clock()
+        self._fit_first = len(self._epoch_seconds)
+        self._epoch = 0
+        self._batch_seconds = 0.0
+        self.stopped_epoch = None
+        self._steps_per_epoch = self.params.get("steps")
+        self._bound = False
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        self._epoch = epoch
+        self._epoch_started = self.clock()
+        self._epoch_step = _budget.iterations(self.model)
+        if self._schedule is not None and not self._bound and self._steps_per_epoch:
+            # Until an epoch is measured, plan for the epochs `fit` asked for.
+            epochs_left = self.params["epochs"] - epoch
+            self._schedule.bind(
+                self._epoch_step + epochs_left * int(self._steps_per_epoch),
+                self._epoch_step,
+            )
+            self._bound = True
+
+    def on_train_batch_begin(self, batch, logs=None) -> None:
+        if self.stop_mid_epoch:
+            self._batch_started = self.clock()
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        if not self.stop_mid_epoch:
+            return
+        seconds = self.clock() - self._batch_started
+        self._batch_seconds = max(seconds, 0.5 * self._batch_seconds)
+        remaining = self.budget_seconds - self.elapsed_seconds
+        if sync.any_process(remaining < self._batch_seconds):
+            self.model.stop_training = True
+            self._stop(self._epoch, "the next batch would pass the deadline")
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        self._epoch_seconds.append(self.clock() - self._epoch_started)
+        step = _budget.iterations(self.model)
+        steps = step - self._epoch_step
+        if steps > 0:
+            self._steps_per_epoch = steps
+        if self.stopped_epoch is not None:
+            self.stopped_epoch = epoch
+            return
+        measured = self._epoch_seconds[self._fit_first :]
+        if len(measured) > 1:
+            measured = measured[1:]  # the first epoch of a fit includes compiling
+        forecast = sync.max_across_processes(max(measured[-2:]))
+        elapsed = sync.max_across_processes(self.elapsed_seconds)
+        remaining = self.budget_seconds - elapsed
+        fits = int(remaining // forecast) if forecast > 0 else 10**9
+        epochs_left = self.params["epochs"] - epoch - 1
+        planned = max(min(fits, epochs_left), 0)
+        if self.verbose:
+            print(
+                f"TimeBudget: epoch {epoch + 1}: {elapsed:.1f}s of "
+                f"{self.budget_seconds:.1f}s used, about {forecast:.1f}s per "
+                f"epoch, {planned} more epoch(s) planned."
+            )
+        if self._schedule is not None and self._steps_per_epoch:
+            self._schedule.bind(max(step + planned * self._steps_per_epoch, 1), step)
+        if fits < 1 and epochs_left > 0:
+            self.model.stop_training = True
+            self._stop(epoch, "no further epoch fits")
+
+    def on_train_end(self, logs=None) -> None:
+        if self._schedule is not None:
+            self._schedule.detach()
+        self._spent_before = self.elapsed_seconds
+        self._started = None
+
+    def _stop(self, epoch: int, why: str) -> None:
+        if self.stopped_epoch is None and self.verbose:
+            print(
+                f"TimeBudget: stopping after {self.elapsed_seconds:.1f}s of "
+                f"{self.budget_seconds:.1f}s: {why}."
+            )
+        self.stopped_epoch = epoch
+
+    def get_state(self) -> dict:
+        """The seconds already spent and the measured epoch durations."""
+        return {
+            "elapsed_seconds": float(self.elapsed_seconds),
+            "epoch_seconds": [float(s) for s in self._epoch_seconds],
+        }
+
+    def set_state(self, state: dict) -> None:
+        """Restores the time spent, so the deadline stays where it was."""
+        self._spent_before = float(state["elapsed_seconds"])
+        self._epoch_seconds = [float(s) for s in state.get("epoch_seconds", [])]
+        if self._started is None:
+            self._restored = True  # applied by the next on_train_begin
+        else:
+            self._started = self.clock()
+            self._fit_first = len(self._epoch_seconds)

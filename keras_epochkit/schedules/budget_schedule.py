@@ -1,0 +1,334 @@
+"""The base class of keras-epochkit's budget-aware learning-rate schedules."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+# Layout of the schedule's state vector (one float32 variable).
+_WARMUP, _HORIZON, _ANCHOR_STEP, _ANCHOR_PROGRESS, _SCALE = range(5)
+_STATE_SIZE = 5
+
+
+@keras.saving.register_keras_serializable(package="keras_epochkit")
+class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Base class of the schedules that know where the training budget ends.
+
+    A budget schedule has two phases. During the warm-up (the first
+    `warmup_steps` optimizer steps, or the first `warmup_fraction` of the
+    horizon) the rate rises from `warmup_learning_rate` to the peak
+    `learning_rate`. After it, the rate follows the subclass's shape over the
+    remaining steps, from the peak down to `final_learning_rate` at step
+    `total_steps`, and stays there past the end. Everything is multiplied by
+    `scale` (1.0 unless `set_scale` changed it).
+
+    The horizon (`total_steps`) can be given here, or bound later by
+    `keras_epochkit.callbacks.EpochBudget` or `TimeBudget` from `fit()`. A
+    schedule that is never bound and has no `total_steps` holds its peak rate
+    after the warm-up (a warm-up given in steps still runs).
+
+    **State inside the compiled step.** The schedule is computed from the
+    optimizer's step inside the compiled train step. The values that may
+    change during `fit` (horizon, warm-up length, the re-target anchor and
+    `scale`) live in one small optimizer variable created by
+    `attach(optimizer)`, so changing them between epochs takes effect without
+    retracing on every backend (on JAX only the optimizer's variables reach
+    the compiled step). `EpochBudget` and `TimeBudget` attach the schedule
+    themselves; call `attach` yourself to change `scale` or the horizon from
+    another callback. Because the variable belongs to the optimizer, it is
+    saved and restored with the optimizer's state.
+
+    **Re-targeting.** `bind(total_steps, step)` changes the horizon at the
+    current step without a jump in the learning rate: when the schedule's
+    closed form for the new horizon gives the rate it has now (during the
+    warm-up or a constant phase) the closed form is used; otherwise the
+    schedule continues from where it is and spreads the rest of its shape
+    over the remaining steps.
+
+    Subclasses implement `_shape(progress)`, a function from the decay
+    progress in `[0, 1]` to a fraction in `[0, 1]` (1 at the start, 0 at the
+    end), with `keras.ops`.
+
+    Args:
+        learning_rate: the peak learning rate, reached at the end of the
+            warm-up.
+        total_steps: the horizon in optimizer steps, or `None` to let a
+            callback bind it. Defaults to `None`.
+        warmup_steps: length of the warm-up in steps. Defaults to `0`.
+        warmup_fraction: length of the warm-up as a fraction of the horizon,
+            in `[0, 1)`; exclusive with `warmup_steps`. It is resolved to
+            steps when the horizon is first known. Defaults to `0.0`.
+        warmup_learning_rate: the rate at step 0 of the warm-up. Defaults
+            to `0.0`.
+        final_learning_rate: the floor reached at the end of the horizon.
+            Defaults to `0.0`.
+        name: the schedule's name. Defaults to the class name.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float,
+        total_steps: int | None = None,
+        warmup_steps: int = 0,
+        warmup_fraction: float = 0.0,
+        warmup_learning_rate: float = 0.0,
+        final_learning_rate: float = 0.0,
+        name: str | None = None,
+    ):
+        super().__init__()
+        _check_rate("learning_rate", learning_rate, positive=True)
+        _check_rate("warmup_learning_rate", warmup_learning_rate)
+        _check_rate("final_learning_rate", final_learning_rate)
+        if total_steps is not None and (
+            isinstance(total_steps, bool)
+            or not isinstance(total_steps, (int, np.integer))
+            or total_steps < 1
+        ):
+            raise ValueError(
+                "`total_steps` must be a positive integer or None; "
+                f"received total_steps={total_steps!r}"
+            )
+        if (
+            isinstance(warmup_steps, bool)
+            or not isinstance(warmup_steps, (int, np.integer))
+            or warmup_steps < 0
+        ):
+            raise ValueError(
+                "`warmup_steps` must be an integer >= 0; "
+                f"received warmup_steps={warmup_steps!r}"
+            )
+        if not (0.0 <= float(warmup_fraction) < 1.0):
+            raise ValueError(
+                "`warmup_fraction` must be in [0, 1); "
+                f"received warmup_fraction={warmup_fraction!r}"
+            )
+        if warmup_steps and warmup_fraction:
+            raise ValueError(
+                "Give the warm-up either in steps (`warmup_steps`) or as a "
+                "fraction of the horizon (`warmup_fraction`), not both; "
+                f"received warmup_steps={warmup_steps}, "
+                f"warmup_fraction={warmup_fraction}"
+            )
+        if total_steps is not None and warmup_steps >= total_steps:
+            raise ValueError(
+                "`warmup_steps` must be smaller than `total_steps`; received "
+                f"warmup_steps={warmup_steps}, total_steps={total_steps}"
+            )
+        self.learning_rate = float(learning_rate)
+        self.initial_total_steps = None if total_steps is None else int(total_steps)
+        self.warmup_steps = int(warmup_steps)
+        self.warmup_fraction = float(warmup_fraction)
+        self.warmup_learning_rate = float(warmup_learning_rate)
+        self.final_learning_rate = float(final_learning_rate)
+        self.name = name or type(self).__name__
+        self._variable = None
+        self._optimizer = None
+        self._host_state = self._initial_state(self.initial_total_steps)
+
+    # ----------------------------------------------------------------- state
+    def _initial_state(self, total_steps: int | None) -> np.ndarray:
+        state = np.zeros(_STATE_SIZE, dtype="float32")
+        state[_SCALE] = 1.0
+        state[_WARMUP] = self.warmup_steps
+        if total_steps is not None:
+            state[_HORIZON] = total_steps
+            state[_WARMUP] = self._resolve_warmup(total_steps)
+        state[_ANCHOR_STEP] = state[_WARMUP]
+        return state
+
+    def _resolve_warmup(self, total_steps: int) -> int:
+        if self.warmup_fraction:
+            return round(self.warmup_fraction * total_steps)
+        return self.warmup_steps
+
+    def _read_state(self) -> np.ndarray:
+        if self._optimizer is None:
+            return self._host_state.copy()
+        return np.array(ops.convert_to_numpy(self._variable.value), dtype="float32")
+
+    def _write_state(self, state: np.ndarray) -> None:
+        self._host_state = np.asarray(state, dtype="float32").copy()
+        if self._optimizer is not None:
+            self._variable.assign(self._host_state)
+
+    @property
+    def attached(self) -> bool:
+        """Whether the schedule's state lives in an optimizer variable."""
+        return self._optimizer is not None
+
+    def attach(self, optimizer) -> None:
+        """Moves the schedule's changeable state into an optimizer variable.
+
+        Idempotent. After it, `bind` and `set_scale` take effect inside the
+        compiled train step on every backend. Call it before `fit` starts
+        training (a callback's `set_model` or `on_train_begin` is the place);
+        `EpochBudget` and `TimeBudget` do.
+
+        Args:
+            optimizer: the `keras.optimizers.Optimizer` whose learning
+                rate is this schedule.
+        """
+        if self._optimizer is not None:
+            if self._optimizer is optimizer:
+                return
+            raise ValueError(
+                f"The schedule {self.name!r} is attached to another optimizer; "
+                "give each optimizer its own schedule."
+            )
+        if self._variable is None:
+            self._variable = optimizer.add_variable(
+                shape=(_STATE_SIZE,),
+                initializer=keras.initializers.Constant(self._host_state),
+                dtype="float32",
+                name="epochkit_schedule_state",
+            )
+        else:
+            # The same variable as before, so a traced train step still sees it.
+            self._variable.assign(self._host_state)
+            optimizer._variables.append(self._variable)
+        self._optimizer = optimizer
+
+    def detach(self) -> None:
+        """Moves the state back to the host and out of the optimizer's variables.
+
+        `EpochBudget` and `TimeBudget` detach at the end of `fit`, so a model
+        saved after training has the optimizer variables of a plain optimizer
+        and loads anywhere; the next `attach` re-uses the same variable.
+        """
+        if self._optimizer is None:
+            return
+        self._host_state = self._read_state()
+        variables = self._optimizer._variables
+        for i, variable in enumerate(variables):
+            if variable is self._variable:
+                del variables[i]
+                break
+        self._optimizer = None
+
+    @property
+    def total_steps(self) -> int | None:
+        """The bound horizon in optimizer steps, or `None` while unbound."""
+        horizon = float(self._read_state()[_HORIZON])
+        return round(horizon) if horizon > 0 else None
+
+    @property
+    def scale(self) -> float:
+        """The multiplier applied to the whole schedule (1.0 by default)."""
+        return float(self._read_state()[_SCALE])
+
+    def set_scale(self, value: float) -> None:
+        """Multiplies the whole schedule by `value` from the next step on.
+
+        Args:
+            value: a finite number > 0.
+        """
+        if not (math.isfinite(float(value)) and float(value) > 0):
+            raise ValueError(f"`scale` must be a finite number > 0; received {value!r}")
+        state = self._read_state()
+        state[_SCALE] = float(value)
+        self._write_state(state)
+
+    def bind(self, total_steps: int, step: int = 0) -> None:
+        """Sets the horizon to `total_steps`, at optimizer step `step`.
+
+        The learning rate at `step` does not change (see the class notes).
+
+        Args:
+            total_steps: the new horizon, in optimizer steps from step 0.
+            step: the optimizer's current step. Defaults to `0`.
+        """
+        total_steps = int(total_steps)
+        step = int(step)
+        if total_steps < 1:
+            raise ValueError(f"`total_steps` must be >= 1; received {total_steps}")
+        old = self._read_state()
+        new = old.copy()
+        if old[_HORIZON] <= 0:
+            # First binding: resolve the warm-up, without cutting one short.
+            warmup = self._resolve_warmup(total_steps)
+            if step > 0 and self.warmup_fraction:
+                warmup = min(warmup, step)
+            new[_WARMUP] = warmup
+        new[_HORIZON] = total_steps
+        new[_ANCHOR_STEP] = new[_WARMUP]
+        new[_ANCHOR_PROGRESS] = 0.0
+        now = self._evaluate(step, old)
+        if step > new[_WARMUP] and not np.isclose(
+            self._evaluate(step, new), now, rtol=1e-6, atol=1e-12
+        ):
+            # Continue from the current point of the decay.
+            new[_ANCHOR_STEP] = step
+            new[_ANCHOR_PROGRESS] = self._progress_at(step, old)
+        self._write_state(new)
+
+    def _evaluate(self, step: int, state: np.ndarray) -> float:
+        value = self._value(ops.convert_to_tensor(float(step)), state)
+        return float(ops.convert_to_numpy(value))
+
+    def _progress_at(self, step: int, state: np.ndarray) -> float:
+        value = self._progress(ops.convert_to_tensor(float(step)), state)
+        return float(ops.convert_to_numpy(value))
+
+    # ------------------------------------------------------------------ math
+    def _progress(self, step, state):
+        horizon = state[_HORIZON]
+        anchor_step = state[_ANCHOR_STEP]
+        anchor_progress = state[_ANCHOR_PROGRESS]
+        span = ops.maximum(horizon - anchor_step, 1.0)
+        progress = (
+            anchor_progress + (1.0 - anchor_progress) * (step - anchor_step) / span
+        )
+        progress = ops.clip(progress, 0.0, 1.0)
+        # Unbound: hold the start of the decay.
+        return ops.where(horizon > 0, progress, ops.zeros_like(progress))
+
+    def _warmup_shape(self, fraction):
+        """Fraction of the way from the warm-up rate to the peak; linear."""
+        return fraction
+
+    def _shape(self, progress):
+        raise NotImplementedError
+
+    def _value(self, step, state):
+        step = ops.cast(step, "float32")
+        warmup = state[_WARMUP]
+        fraction = ops.clip(step / ops.maximum(warmup, 1.0), 0.0, 1.0)
+        warm = self.warmup_learning_rate + (
+            self.learning_rate - self.warmup_learning_rate
+        ) * self._warmup_shape(fraction)
+        decay = self.final_learning_rate + (
+            self.learning_rate - self.final_learning_rate
+        ) * self._shape(self._progress(step, state))
+        return ops.where(step < warmup, warm, decay) * state[_SCALE]
+
+    def __call__(self, step):
+        if self._optimizer is None:
+            state = ops.convert_to_tensor(self._host_state)
+        else:
+            state = self._variable.value
+        state = ops.cast(state, "float32")
+        return self._value(step, [state[i] for i in range(_STATE_SIZE)])
+
+    def get_config(self) -> dict:
+        return {
+            "learning_rate": self.learning_rate,
+            "total_steps": self.initial_total_steps,
+            "warmup_steps": self.warmup_steps,
+            "warmup_fraction": self.warmup_fraction,
+            "warmup_learning_rate": self.warmup_learning_rate,
+            "final_learning_rate": self.final_learning_rate,
+            "name": self.name,
+        }
+
+
+def _check_rate(name: str, value, *, positive: bool = False) -> None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        allowed = "a finite number > 0" if positive else "a finite number >= 0"
+        raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}")
