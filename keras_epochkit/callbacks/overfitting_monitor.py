@@ -60,13 +60,13 @@ class OverfittingMonitor(keras.callbacks.Callback):
             values are better; `"auto"` infers it from the name (losses and
             errors: min; accuracies and scores: max). Defaults to `"auto"`.
         window: Number of most recent epochs in the slope test, at least 3.
-            Defaults to `8`.
+            Defaults to `12`.
         significance: p-value below which the slope counts as a real rise.
             Defaults to `0.05`.
         patience: Consecutive degrading epochs that make the degradation
             persistent. Defaults to `3`.
         min_gl: Smallest generalization loss, in percent, that counts as
-            degradation. Defaults to `2.0`.
+            degradation. Defaults to `5.0`.
         action: What to do when overfitting is detected: `None` (only log and
             report), `"warn"` (a `UserWarning`), `"stop"` (set
             `model.stop_training`) or `"reduce_lr"` (multiply the learning
@@ -113,10 +113,10 @@ class OverfittingMonitor(keras.callbacks.Callback):
         monitor: str = "val_loss",
         train_monitor: str | None = None,
         mode: str = "auto",
-        window: int = 8,
+        window: int = 12,
         significance: float = 0.05,
         patience: int = 3,
-        min_gl: float = 2.0,
+        min_gl: float = 5.0,
         action: str | None = None,
         factor: float = 0.5,
         min_lr: float = 0.0,

@@ -78,7 +78,7 @@ def test_no_overfitting_on_a_steadily_improving_run():
 
 def test_max_mode_monitor():
     logs = [
-        {"accuracy": 0.5 + e / 40, "val_accuracy": 1 - v / 2} for e, v in enumerate(VAL)
+        {"accuracy": 0.5 + e / 40, "val_accuracy": 1.2 - v} for e, v in enumerate(VAL)
     ]
     report = analyze(logs, monitor="val_accuracy", criteria=[])
     assert report.mode == "max"

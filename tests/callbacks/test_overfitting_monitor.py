@@ -103,13 +103,14 @@ def test_non_finite_epochs_are_ignored():
 
 def test_max_mode_orients_gap_and_trend():
     rows = [
-        {"accuracy": 0.5 + 0.05 * e, "val_accuracy": 1.0 - v / 2}
+        {"accuracy": 0.5 + 0.05 * e, "val_accuracy": 1.0 - v}
         for e, v in enumerate(VAL[:7])
     ]
     monitor = OverfittingMonitor(monitor="val_accuracy", verbose=0)
     monitor.on_train_begin()
     logged = _feed(monitor, rows)
-    assert logged[4]["overfit_gap"] == pytest.approx(0.7 - (1.0 - 0.75 / 2))
+    assert logged[4]["overfit_gap"] == pytest.approx(0.7 - 0.25)
+    assert logged[4]["overfit_gl"] == pytest.approx(100 * (1 - 0.25 / 0.3))
     assert logged[4]["overfit_val_slope"] < 0
     assert monitor.onset_epoch == 2
 

@@ -1,0 +1,258 @@
+"""Overfitting detection on EpochBench: false alarms and onset error.
+
+Each detector watches a recorded curve epoch by epoch and may raise an alarm
+("overfitting began at epoch b"). `OverfittingMonitor` is driven through the
+real Keras callback API (a `keras.callbacks.CallbackList` around a small Keras
+model, `action=None` so it never stops the replay); the test figures never
+reach it. Two simple rules run on the same curves in the same run, as
+peers:
+
+- "GL > 5" (Prechelt's GL_5): alarm at the first epoch whose validation loss
+  is more than 5% above its minimum so far;
+- "no new best in 10": alarm once validation loss has not improved for 10
+  epochs (what `keras.callbacks.EarlyStopping(patience=10)` would stop on).
+
+Both report the best-validation epoch at the alarm as the onset, as the
+monitor does. A hindsight row uses the epoch of the lowest validation loss of
+the whole run: the onset error no detector reading validation loss can beat.
+
+Ground truth, from the held-out test loss: a curve *overfits* when its final
+test loss is at least 10% above its minimum test loss, and its true onset is
+the epoch of that minimum. Figures per detector over one recording:
+
+- detection rate: overfitting curves with an alarm / overfitting curves;
+- false-alarm rate: other curves with an alarm / other curves (an alarm
+  counts even if a later new best withdrew it);
+- onset error: |reported onset - true onset| in epochs, mean and median over
+  detected overfitting curves;
+- delay: alarm epoch - true onset, mean over detected overfitting curves.
+
+Usage:
+
+    python benchmarks/bench_overfitting.py            # recordings a and b
+    python benchmarks/bench_overfitting.py --recordings a
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.curves import curves_path
+from benchmarks.curves import load_curves
+from keras_epochkit.callbacks import OverfittingMonitor
+
+OVERFIT_RATIO = 1.10
+_MODEL = None
+
+
+def truth(curve: dict) -> tuple[bool, int]:
+    """(overfits, true onset epoch) from the curve's test loss."""
+    test_loss = np.array([row["loss"] for row in curve["test"]], dtype="float64")
+    onset = int(np.argmin(test_loss))
+    return bool(test_loss[-1] >= OVERFIT_RATIO * test_loss[onset]), onset
+
+
+def _model() -> keras.Model:
+    global _MODEL
+    if _MODEL is None:
+        _MODEL = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        _MODEL.compile(optimizer="sgd", loss="mse")
+    return _MODEL
+
+
+def monitor_alarm(curve: dict, **kwargs) -> tuple[int, int] | None:
+    """First (onset, alarm epoch) of an `OverfittingMonitor`, or None."""
+    monitor = OverfittingMonitor(verbose=0, **kwargs)
+    logs = curve["logs"]
+    callbacks = keras.callbacks.CallbackList(
+        [monitor], model=_model(), epochs=len(logs), verbose=0
+    )
+    callbacks.on_train_begin()
+    for epoch, row in enumerate(logs):
+        callbacks.on_epoch_begin(epoch)
+        callbacks.on_epoch_end(epoch, dict(row))
+    callbacks.on_train_end()
+    alarms = monitor.get_state()["alarms"]
+    return tuple(alarms[0]) if alarms else None
+
+
+def gl_alarm(curve: dict, alpha: float = 5.0) -> tuple[int, int] | None:
+    best, best_epoch = math.inf, -1
+    for epoch, row in enumerate(curve["logs"]):
+        value = row["val_loss"]
+        if not math.isfinite(value):
+            continue
+        if value < best:
+            best, best_epoch = value, epoch
+        elif 100.0 * (value / best - 1.0) > alpha:
+            return best_epoch, epoch
+    return None
+
+
+def patience_alarm(curve: dict, patience: int = 10) -> tuple[int, int] | None:
+    best, best_epoch = math.inf, -1
+    for epoch, row in enumerate(curve["logs"]):
+        value = row["val_loss"]
+        if math.isfinite(value) and value < best:
+            best, best_epoch = value, epoch
+        elif epoch - best_epoch >= patience:
+            return best_epoch, epoch
+    return None
+
+
+def hindsight_alarm(curve: dict) -> tuple[int, int]:
+    val = np.array([row["val_loss"] for row in curve["logs"]], dtype="float64")
+    val[~np.isfinite(val)] = np.inf
+    return int(np.argmin(val)), len(val) - 1
+
+
+def detectors():
+    return [
+        ("`OverfittingMonitor()` (defaults)", monitor_alarm),
+        (
+            "`OverfittingMonitor(patience=2)`",
+            lambda c: monitor_alarm(c, patience=2),
+        ),
+        (
+            "`OverfittingMonitor(patience=5)`",
+            lambda c: monitor_alarm(c, patience=5),
+        ),
+        (
+            "`OverfittingMonitor(significance=0.01)`",
+            lambda c: monitor_alarm(c, significance=0.01),
+        ),
+        ("`OverfittingMonitor(window=6)`", lambda c: monitor_alarm(c, window=6)),
+        ("`OverfittingMonitor(min_gl=2)`", lambda c: monitor_alarm(c, min_gl=2.0)),
+        ("peer: GL > 5 (Prechelt)", gl_alarm),
+        ("peer: no new best in 10", patience_alarm),
+        ("hindsight: argmin of the whole val_loss", hindsight_alarm),
+    ]
+
+
+def score(curves: list[dict], detect) -> dict:
+    truths = [truth(c) for c in curves]
+    alarms = [detect(c) for c in curves]
+    over = [(t, a) for t, a in zip(truths, alarms) if t[0]]
+    other = [a for t, a in zip(truths, alarms) if not t[0]]
+    detected = [(t, a) for t, a in over if a is not None]
+    errors = [abs(a[0] - t[1]) for t, a in detected]
+    delays = [a[1] - t[1] for t, a in detected]
+    return {
+        "detection": len(detected) / len(over) if over else math.nan,
+        "false_alarm": sum(a is not None for a in other) / len(other)
+        if other
+        else math.nan,
+        "n_false": sum(a is not None for a in other),
+        "error_mean": float(np.mean(errors)) if errors else math.nan,
+        "error_median": float(np.median(errors)) if errors else math.nan,
+        "delay": float(np.mean(delays)) if delays else math.nan,
+        "n_over": len(over),
+        "n_other": len(other),
+    }
+
+
+def _pct(x: float) -> str:
+    return "-" if math.isnan(x) else f"{100 * x:.0f}%"
+
+
+def _num(x: float) -> str:
+    return "-" if math.isnan(x) else f"{x:.1f}"
+
+
+def table(recording: str) -> tuple[str, dict]:
+    from benchmarks.tables import markdown_table
+
+    curves = load_curves(recording)
+    results = {name: score(curves, detect) for name, detect in detectors()}
+    peer = results["peer: no new best in 10"]
+    rows = []
+    for name, r in results.items():
+        ratio = (
+            r["false_alarm"] / peer["false_alarm"]
+            if peer["false_alarm"] and not math.isnan(r["false_alarm"])
+            else math.nan
+        )
+        rows.append(
+            [
+                name,
+                _pct(r["detection"]),
+                f"{_pct(r['false_alarm'])} ({r['n_false']}/{r['n_other']})",
+                "-" if math.isnan(ratio) else f"{ratio:.2f}",
+                f"{_num(r['error_mean'])} ({_num(r['error_median'])})",
+                _num(r["delay"]),
+            ]
+        )
+    n_over = results["hindsight: argmin of the whole val_loss"]["n_over"]
+    heading = (
+        f"**Recording {recording}**: {len(curves)} curves, {n_over} of them "
+        "overfit (final test loss at least 10% above its minimum)."
+    )
+    markdown = markdown_table(
+        [
+            "Detector",
+            "Detection rate",
+            "False-alarm rate",
+            "False alarms vs. peer 'no new best in 10'",
+            "Onset error, epochs: mean (median)",
+            "Delay, epochs",
+        ],
+        rows,
+    )
+    return heading + "\n\n" + markdown, results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recordings", nargs="+", default=["a", "b"])
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+    recordings = [r for r in args.recordings if curves_path(r).exists()]
+    missing = sorted(set(args.recordings) - set(recordings))
+    if not recordings:
+        print("no recording found; run benchmarks/record_curves.py first")
+        return 1
+    parts = [
+        "## Overfitting detection (EpochBench)",
+        "",
+        "`OverfittingMonitor` and two simple peer rules watch each recorded "
+        "curve's `loss`/`val_loss`; the held-out test loss decides the truth: "
+        "a curve overfits when its final test loss is at least 10% above its "
+        "minimum, and overfitting began at the epoch of that minimum. The "
+        "detection rate counts overfitting curves with an alarm; the false-"
+        "alarm rate counts the other curves with an alarm (even one withdrawn "
+        "later by a new best). Onset error is |reported onset - true onset| over "
+        "detected curves; delay is the alarm epoch minus the true onset. The "
+        "defaults were chosen on recording a; recording b (other seeds) checks "
+        "them.",
+    ]
+    for recording in recordings:
+        markdown, _ = table(recording)
+        print(markdown + "\n")
+        parts += ["", markdown]
+    if missing:
+        parts += ["", f"Recording(s) {', '.join(missing)} not available in this run."]
+    if not args.no_write:
+        from benchmarks.tables import write_section
+
+        write_section(
+            "overfitting",
+            "\n".join(parts),
+            command="python benchmarks/bench_overfitting.py",
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
