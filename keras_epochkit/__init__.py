@@ -13,6 +13,19 @@ __version__ = "0.1.0"
 
 from keras_epochkit import analysis
 from keras_epochkit import callbacks
+from keras_epochkit import criteria
+from keras_epochkit import distribute
+from keras_epochkit import layers
+from keras_epochkit import metrics
 from keras_epochkit import schedules
 
-__all__ = ["__version__", "analysis", "callbacks", "schedules"]
+__all__ = [
+    "__version__",
+    "analysis",
+    "callbacks",
+    "criteria",
+    "distribute",
+    "layers",
+    "metrics",
+    "schedules",
+]

@@ -1,0 +1,450 @@
+"""BackupAndRestore: Keras's fault-tolerance callback, plus every callback's state."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+import uuid
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+import keras_epochkit
+from keras_epochkit import _atomic
+
+# Bump when the layout of a backup changes; see `BackupAndRestore` for what a
+# reader does with a backup written in another format.
+BACKUP_FORMAT = 1
+
+_LATEST = "LATEST"
+_WEIGHTS = "model.weights.h5"
+_STATE = "state.json"
+_ARRAYS = "arrays.npz"
+_CHECKPOINT_PREFIX = "ckpt-"
+_TMP_PREFIX = ".tmp-"
+
+
+class BackupAndRestore(keras.callbacks.Callback):
+    """Backs up and restores the whole training state, callbacks included.
+
+    Everything `keras.callbacks.BackupAndRestore` does (the model's weights, the
+    optimizer's state and the epoch, restored at the start of the next `fit`
+    after an interruption), plus:
+
+    - the state of the callbacks passed in `callbacks` (keras-epochkit's
+      `EarlyStopping` with its best weights, `OverfittingMonitor`,
+      `EpochBudget`, `TimeBudget`, `AugmentationScheduler`,
+      `ClassificationReport`, or any callback of yours that follows the
+      protocol below), so a resumed run makes the decisions an uninterrupted
+      one would have made;
+    - the state of the model's random generators (`keras.random.SeedGenerator`,
+      used by dropout and augmentation layers), which `save_weights` omits.
+      Give such layers a `seed` for an exact resume: on PyTorch, a `Dropout`
+      without one draws from torch's global generator, which belongs to no
+      model and is not saved;
+    - crash safety: a backup is written to a fresh directory, fsynced, and only
+      then published by atomically replacing the `LATEST` pointer file, so a
+      kill at any instant leaves the previous backup or the new one, never a
+      torn one;
+    - checks: a backup written by a different model, or in a backup format
+      this version cannot read, raises `ValueError` instead of resuming wrong.
+
+    **When it acts.** A callback only sees its own hooks, and callbacks run in
+    list order, so this one works where every sibling has finished: it
+    restores the weights, optimizer and random generators in `on_train_begin`
+    (Keras reads the epoch to resume from right after it), restores the
+    callbacks' states at the first `on_epoch_begin` (after every callback has
+    reset itself in `on_train_begin`), and writes the backup of epoch `k` at
+    `on_epoch_begin` of epoch `k + 1` (after every callback's `on_epoch_end`)
+    and at `on_train_end` when `delete_checkpoint=False`. Its place in the
+    callback list therefore does not matter.
+
+    **The state protocol.** A callback joins by implementing two methods:
+
+    - `get_state() -> dict`: a snapshot of everything that drives its future
+      decisions. Values are JSON-able (numbers, strings, booleans, None) or
+      numpy arrays, nested in dicts and lists (tuples come back as lists).
+    - `set_state(state: dict) -> None`: puts the callback back exactly as it
+      was when `get_state` was called, including any variable it drives.
+
+    `set_state` runs at the first `on_epoch_begin` of the resumed `fit`, after
+    the callback's own `on_train_begin`.
+
+    **Versions.** A backup records its format number (`BACKUP_FORMAT`) and
+    the keras-epochkit version that wrote it. A backup in the same format is
+    read whatever the version; one in another format is refused with a
+    `ValueError` that names both, and the way forward is to finish the run
+    with the version that wrote it or to delete `backup_dir` and restart.
+
+    With `save_freq` an integer, the backup is written every `save_freq`
+    batches, and (as in Keras) training resumes at the start of the epoch in
+    which it was written, with the weights of that point.
+
+    Args:
+        backup_dir: directory for the backup; used by this callback alone.
+        callbacks: the callbacks whose state to keep, each with `get_state`
+            and `set_state`. Defaults to `None` (none).
+        save_freq: `"epoch"` or a positive integer number of batches.
+            Defaults to `"epoch"`.
+        double_checkpoint: keep the previous backup too, and fall back to it
+            when the latest cannot be read. Defaults to `False`.
+        delete_checkpoint: delete the backup when `fit` ends normally.
+            Defaults to `True`.
+
+    Example:
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_epochkit.callbacks import BackupAndRestore
+    >>> class Interrupt(keras.callbacks.Callback):
+    ...     def on_epoch_begin(self, epoch, logs=None):
+    ...         if epoch == 3:
+    ...             raise RuntimeError("preempted")
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> x, y = np.ones((8, 4)), np.zeros((8, 1))
+    >>> backup = BackupAndRestore(tempfile.mkdtemp())
+    >>> try:
+    ...     model.fit(x, y, epochs=6, callbacks=[backup, Interrupt()], verbose=0)
+    ... except RuntimeError:
+    ...     pass
+    >>> history = model.fit(x, y, epochs=6, callbacks=[backup], verbose=0)
+    >>> len(history.history["loss"])  # epochs 3, 4 and 5 only
+    3
+    """
+
+    def __init__(
+        self,
+        backup_dir: str | os.PathLike,
+        callbacks: Sequence[keras.callbacks.Callback] | None = None,
+        save_freq: str | int = "epoch",
+        double_checkpoint: bool = False,
+        delete_checkpoint: bool = True,
+    ):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("`backup_dir` must be a non-empty path.")
+        self.backup_dir = pathlib.Path(backup_dir)
+        if self.backup_dir.exists() and not self.backup_dir.is_dir():
+            raise ValueError(
+                f"`backup_dir` must be a directory, but {str(self.backup_dir)!r} "
+                "is a file."
+            )
+        if save_freq != "epoch" and not (
+            isinstance(save_freq, int)
+            and not isinstance(save_freq, bool)
+            and save_freq > 0
+        ):
+            raise ValueError(
+                "`save_freq` must be 'epoch' or a positive integer number of "
+                f"batches. Received: save_freq={save_freq!r}"
+            )
+        self.callbacks = list(callbacks or [])
+        for callback in self.callbacks:
+            missing = [
+                name
+                for name in ("get_state", "set_state")
+                if not callable(getattr(callback, name, None))
+            ]
+            if missing:
+                raise ValueError(
+                    f"Every callback in `callbacks` needs get_state() and "
+                    f"set_state(state); {type(callback).__name__} lacks "
+                    f"{' and '.join(missing)}. See the BackupAndRestore "
+                    "docstring for the protocol."
+                )
+        self.save_freq = save_freq
+        self.double_checkpoint = bool(double_checkpoint)
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self.restored_epoch: int | None = None
+        self._pending_callback_states: dict | None = None
+        self._set_initial_epoch = False
+        self._first_epoch: int | None = None
+        self._current_epoch = 0
+        self._batches_since_save = 0
+
+    # -- Keras hooks ------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        model = self.model
+        if not model.built:
+            raise ValueError(
+                "BackupAndRestore needs a built model before fit(): call the "
+                "model on a batch or give it an Input first."
+            )
+        self._check_writable()
+        self.restored_epoch = None
+        self._pending_callback_states = None
+        self._set_initial_epoch = False
+        self._first_epoch = None
+        self._batches_since_save = 0
+        self._restore_newest_readable()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+        self._batches_since_save = 0
+        if self._first_epoch is None:
+            self._first_epoch = epoch
+            if self._pending_callback_states is not None:
+                self._restore_callbacks(self._pending_callback_states)
+                self._pending_callback_states = None
+            return
+        if self.save_freq == "epoch":
+            # Every callback has finished the previous epoch by now.
+            self._save(epoch=epoch, batch=0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(epoch=self._current_epoch, batch=batch + 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+
+    def on_train_end(self, logs=None):
+        if self._set_initial_epoch:
+            # Keras reads this on every fit; a later fit must start afresh.
+            self.model._initial_epoch = None
+            self._set_initial_epoch = False
+        if self.delete_checkpoint:
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
+        elif self._first_epoch is not None:
+            self._save(epoch=self._current_epoch, batch=0)
+
+    # -- writing ----------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if self.backup_dir.exists() and not self.backup_dir.is_dir():
+            raise ValueError(
+                f"`backup_dir` must be a directory, but {str(self.backup_dir)!r} "
+                "is a file."
+            )
+        try:
+            self.backup_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.backup_dir):
+                pass
+        except OSError as error:
+            raise PermissionError(
+                f"`backup_dir` {str(self.backup_dir)!r} is not writable: {error}"
+            ) from error
+
+    def _save(self, *, epoch: int, batch: int) -> None:
+        model = self.model
+        arrays: dict[str, np.ndarray] = {}
+        state = {
+            "format": BACKUP_FORMAT,
+            "epochkit_version": keras_epochkit.__version__,
+            "backend": keras.backend.backend(),
+            "epoch": int(epoch),
+            "batch": int(batch),
+            "model": _model_signature(model),
+            "seed_generators": _encode(
+                [keras.ops.convert_to_numpy(g.state) for g in _seed_generators(model)],
+                arrays,
+                "seed",
+            ),
+            "callbacks": {
+                key: _encode(callback.get_state(), arrays, key)
+                for key, callback in self._keyed_callbacks().items()
+            },
+        }
+        staging = self.backup_dir / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
+        staging.mkdir(parents=True)
+        try:
+            model.save_weights(staging / _WEIGHTS)
+            with open(staging / _ARRAYS, "wb") as f:
+                np.savez(f, **arrays)
+            with open(staging / _STATE, "w") as f:
+                json.dump(state, f)
+            for name in (_WEIGHTS, _ARRAYS, _STATE):
+                _fsync_file(staging / name)
+            name = f"{_CHECKPOINT_PREFIX}{self._next_index():08d}"
+            os.replace(staging, self.backup_dir / name)
+            _atomic._fsync_dir(self.backup_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        # The backup exists only once the pointer names it.
+        _atomic.write_text(self.backup_dir / _LATEST, json.dumps({"checkpoint": name}))
+        self._prune(keep=name)
+
+    def _checkpoints(self) -> list[str]:
+        """Complete checkpoint directories, oldest first."""
+        if not self.backup_dir.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.backup_dir.iterdir()
+            if p.is_dir() and p.name.startswith(_CHECKPOINT_PREFIX)
+        )
+
+    def _next_index(self) -> int:
+        names = self._checkpoints()
+        return int(names[-1][len(_CHECKPOINT_PREFIX) :]) + 1 if names else 0
+
+    def _prune(self, keep: str) -> None:
+        names = self._checkpoints()
+        keep_names = {keep}
+        if self.double_checkpoint:
+            older = [n for n in names if n < keep]
+            keep_names.update(older[-1:])
+        for path in self.backup_dir.iterdir():
+            stale_checkpoint = (
+                path.name.startswith(_CHECKPOINT_PREFIX) and path.name not in keep_names
+            )
+            if stale_checkpoint or path.name.startswith(_TMP_PREFIX):
+                shutil.rmtree(path, ignore_errors=True)
+
+    # -- reading ----------------------------------------------------------
+
+    def _latest_name(self) -> str | None:
+        pointer = self.backup_dir / _LATEST
+        if not pointer.exists():
+            return None
+        return json.loads(pointer.read_text())["checkpoint"]
+
+    def _restore_newest_readable(self) -> None:
+        """Restores the newest backup that loads; does nothing without one."""
+        latest = self._latest_name()
+        if latest is None:
+            return
+        candidates = [latest]
+        if self.double_checkpoint:
+            candidates += [n for n in reversed(self._checkpoints()) if n < latest][:1]
+        errors = []
+        for name in candidates:
+            try:
+                # A torn weights file only shows when loaded, so load here;
+                # a fallback load then overwrites whatever part was read.
+                self._restore(self._read(self.backup_dir / name))
+                return
+            except _IncompatibleBackup:
+                raise
+            except (OSError, ValueError, KeyError) as error:
+                errors.append(f"{name}: {error}")
+        raise OSError(
+            f"No readable backup in {str(self.backup_dir)!r}: " + "; ".join(errors)
+        )
+
+    def _read(self, directory: pathlib.Path) -> dict:
+        state = json.loads((directory / _STATE).read_text())
+        if state.get("format") != BACKUP_FORMAT:
+            raise _IncompatibleBackup(
+                f"The backup in {str(self.backup_dir)!r} was written by "
+                f"keras-epochkit {state.get('epochkit_version')} in backup format "
+                f"{state.get('format')}; keras-epochkit {keras_epochkit.__version__} "
+                f"reads format {BACKUP_FORMAT}. Finish the run with the version "
+                "that wrote it, or delete the directory to start over."
+            )
+        signature = _model_signature(self.model)
+        if state["model"] != signature:
+            raise _IncompatibleBackup(
+                f"The backup in {str(self.backup_dir)!r} was written by a different "
+                f"model (its weights: {_describe(state['model'])}; this model's: "
+                f"{_describe(signature)}). Use another `backup_dir` for this model."
+            )
+        keys = list(self._keyed_callbacks())
+        if sorted(state["callbacks"]) != sorted(keys):
+            raise _IncompatibleBackup(
+                f"The backup in {str(self.backup_dir)!r} holds the state of the "
+                f"callbacks {sorted(state['callbacks'])}, but this BackupAndRestore "
+                f"was given {sorted(keys)}. Pass the same callbacks to resume."
+            )
+        with np.load(directory / _ARRAYS) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        state["seed_generators"] = _decode(state["seed_generators"], arrays)
+        state["callbacks"] = {
+            key: _decode(value, arrays) for key, value in state["callbacks"].items()
+        }
+        state["weights_path"] = directory / _WEIGHTS
+        if not state["weights_path"].exists():
+            raise OSError(f"{state['weights_path']} is missing")
+        return state
+
+    def _restore(self, state: dict) -> None:
+        model = self.model
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        model.load_weights(state["weights_path"])
+        generators = _seed_generators(model)
+        for generator, value in zip(generators, state["seed_generators"]):
+            generator.state.assign(value)
+        model._initial_epoch = state["epoch"]
+        self._set_initial_epoch = True
+        self.restored_epoch = state["epoch"]
+        self._pending_callback_states = state["callbacks"]
+
+    def _restore_callbacks(self, states: dict) -> None:
+        for key, callback in self._keyed_callbacks().items():
+            callback.set_state(states[key])
+
+    def _keyed_callbacks(self) -> dict:
+        return {
+            f"{index}:{type(callback).__name__}": callback
+            for index, callback in enumerate(self.callbacks)
+        }
+
+
+class _IncompatibleBackup(ValueError):
+    """A backup that must not be resumed from (another model or format)."""
+
+
+def _fsync_file(path: pathlib.Path) -> None:
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def _seed_generators(model) -> list:
+    """Every SeedGenerator of the model's layers, in a stable order."""
+    generators = []
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        generators.extend(getattr(layer, "_seed_generators", []))
+    return generators
+
+
+def _model_signature(model) -> list:
+    """Shapes and dtypes of the weights: what a compatible model must share."""
+    return [[list(v.shape), str(v.dtype)] for v in model.weights]
+
+
+def _describe(signature: list) -> str:
+    return f"{len(signature)} variables"
+
+
+def _encode(value, arrays: dict, prefix: str):
+    """Replaces numpy arrays by references into `arrays`; the rest stays JSON."""
+    if isinstance(value, dict):
+        return {str(k): _encode(v, arrays, f"{prefix}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v, arrays, f"{prefix}.{i}") for i, v in enumerate(value)]
+    if isinstance(value, np.ndarray):
+        name = f"a{len(arrays)}"
+        arrays[name] = value
+        return {"__ndarray__": name}
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(
+        f"get_state() returned a value that is neither JSON-able nor a numpy "
+        f"array at {prefix}: {value!r}"
+    )
+
+
+def _decode(value, arrays: dict):
+    if isinstance(value, dict):
+        if set(value) == {"__ndarray__"}:
+            return arrays[value["__ndarray__"]]
+        return {k: _decode(v, arrays) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v, arrays) for v in value]
+    return value

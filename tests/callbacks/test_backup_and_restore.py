@@ -1,0 +1,285 @@
+"""BackupAndRestore: resumes weights, optimizer, generators and callback state."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from keras_epochkit import _atomic
+from keras_epochkit.callbacks import BackupAndRestore
+from keras_epochkit.callbacks import backup_and_restore as backup_module
+
+EPOCHS = 6
+
+
+@pytest.fixture(scope="module")
+def data():
+    x, y = load_breast_cancer(return_X_y=True)
+    x = ((x - x.mean(0)) / x.std(0)).astype("float32")[:256]
+    return x, y.astype("float32")[:256, None]
+
+
+def make_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((30,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dropout(0.3, seed=1),
+            keras.layers.GaussianNoise(0.1, seed=2),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+    return model
+
+
+class LossLedger(keras.callbacks.Callback):
+    """A stateful callback that follows the protocol: it keeps every epoch's loss."""
+
+    def on_train_begin(self, logs=None):
+        self.losses = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.losses.append(float(logs["loss"]))
+
+    def get_state(self):
+        return {"losses": np.asarray(self.losses), "count": len(self.losses)}
+
+    def set_state(self, state):
+        assert state["count"] == len(state["losses"])
+        self.losses = [float(v) for v in state["losses"]]
+
+
+class Interrupt(keras.callbacks.Callback):
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch = at_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at_epoch:
+            raise KeyboardInterrupt(f"interrupted at epoch {epoch}")
+
+
+def fit(model, data, callbacks, epochs=EPOCHS):
+    x, y = data
+    return model.fit(
+        x,
+        y,
+        batch_size=64,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=callbacks,
+    )
+
+
+def uninterrupted(data):
+    model, ledger = make_model(), LossLedger()
+    fit(model, data, [ledger])
+    return model, ledger
+
+
+@pytest.mark.parametrize(
+    "backup_first", [True, False], ids=["backup-first", "backup-last"]
+)
+def test_resumed_run_equals_uninterrupted_run(tmp_path, data, backup_first):
+    reference, reference_ledger = uninterrupted(data)
+
+    def callbacks(ledger, *extra):
+        backup = BackupAndRestore(tmp_path / "backup", callbacks=[ledger])
+        return ([backup, ledger] if backup_first else [ledger, backup]) + list(extra)
+
+    ledger = LossLedger()
+    with pytest.raises(KeyboardInterrupt):
+        fit(make_model(), data, callbacks(ledger, Interrupt(at_epoch=4)))
+
+    # A new process would build a new model and new callbacks, seeded anew.
+    model, ledger = make_model(seed=99), LossLedger()
+    history = fit(model, data, callbacks(ledger))
+
+    assert len(history.history["loss"]) == EPOCHS - 4
+    np.testing.assert_allclose(ledger.losses, reference_ledger.losses, rtol=1e-5)
+    for ours, theirs in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert not (tmp_path / "backup").exists()  # deleted after a normal end
+
+
+def test_restores_random_generator_state_that_save_weights_omits(tmp_path, data):
+    model = make_model()
+    backup = BackupAndRestore(tmp_path / "backup")
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, data, [backup, Interrupt(at_epoch=2)])
+    saved = [
+        keras.ops.convert_to_numpy(g.state)
+        for g in backup_module._seed_generators(model)
+    ]
+    assert len(saved) == 2 and all(s[1] > 0 for s in saved)
+
+    fresh = make_model(seed=7)
+    fresh_backup = BackupAndRestore(tmp_path / "backup")
+    fresh_backup.set_model(fresh)
+    fresh_backup.on_train_begin()
+    restored = [
+        keras.ops.convert_to_numpy(g.state)
+        for g in backup_module._seed_generators(fresh)
+    ]
+    for before, after in zip(saved, restored):
+        np.testing.assert_array_equal(before, after)
+    assert fresh_backup.restored_epoch == 2
+
+
+def test_finds_seed_generators_through_keras_internals():
+    # Fails loudly if Keras renames the attribute the backup relies on.
+    model = make_model()
+    generators = backup_module._seed_generators(model)
+    assert len(generators) == 2
+    assert all(isinstance(g, keras.random.SeedGenerator) for g in generators)
+
+
+def test_keeps_backup_when_asked_and_resumes_from_the_end(tmp_path, data):
+    backup = BackupAndRestore(tmp_path / "backup", delete_checkpoint=False)
+    fit(make_model(), data, [backup], epochs=3)
+    state = json.loads((tmp_path / "backup" / "LATEST").read_text())
+    assert (tmp_path / "backup" / state["checkpoint"] / "state.json").exists()
+    history = fit(make_model(), data, [BackupAndRestore(tmp_path / "backup")], epochs=5)
+    assert len(history.history["loss"]) == 2
+
+
+def test_a_later_fit_starts_afresh_after_a_resumed_one(tmp_path, data):
+    model = make_model()
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, data, [BackupAndRestore(tmp_path / "b"), Interrupt(at_epoch=2)])
+    fit(model, data, [BackupAndRestore(tmp_path / "b")])
+    history = fit(model, data, [])
+    assert len(history.history["loss"]) == EPOCHS
+
+
+def test_refuses_a_backup_written_by_a_different_model(tmp_path, data):
+    backup = BackupAndRestore(tmp_path / "backup", delete_checkpoint=False)
+    fit(make_model(), data, [backup], epochs=2)
+    other = keras.Sequential([keras.Input((30,)), keras.layers.Dense(1)])
+    other.compile(optimizer="adam", loss="mse")
+    with pytest.raises(ValueError, match="different model"):
+        fit(other, data, [BackupAndRestore(tmp_path / "backup")], epochs=2)
+
+
+def test_refuses_a_backup_in_another_format(tmp_path, data, monkeypatch):
+    backup = BackupAndRestore(tmp_path / "backup", delete_checkpoint=False)
+    fit(make_model(), data, [backup], epochs=2)
+    monkeypatch.setattr(backup_module, "BACKUP_FORMAT", backup_module.BACKUP_FORMAT + 1)
+    with pytest.raises(ValueError, match="backup format"):
+        fit(make_model(), data, [BackupAndRestore(tmp_path / "backup")], epochs=3)
+
+
+def test_refuses_a_backup_of_other_callbacks(tmp_path, data):
+    ledger = LossLedger()
+    backup = BackupAndRestore(
+        tmp_path / "b", callbacks=[ledger], delete_checkpoint=False
+    )
+    fit(make_model(), data, [backup, ledger], epochs=2)
+    with pytest.raises(ValueError, match="same callbacks"):
+        fit(make_model(), data, [BackupAndRestore(tmp_path / "b")], epochs=3)
+
+
+def test_double_checkpoint_falls_back_when_the_latest_is_torn(tmp_path, data):
+    ledger = LossLedger()
+    backup = BackupAndRestore(
+        tmp_path / "b",
+        callbacks=[ledger],
+        double_checkpoint=True,
+        delete_checkpoint=False,
+    )
+    with pytest.raises(KeyboardInterrupt):
+        fit(make_model(), data, [backup, ledger, Interrupt(at_epoch=4)])
+    latest = json.loads((tmp_path / "b" / "LATEST").read_text())["checkpoint"]
+    (tmp_path / "b" / latest / "model.weights.h5").write_bytes(b"torn")
+
+    resumed = BackupAndRestore(
+        tmp_path / "b", callbacks=[LossLedger()], double_checkpoint=True
+    )
+    resumed.set_model(make_model())
+    resumed.on_train_begin()
+    assert resumed.restored_epoch == 3  # the previous backup, one epoch older
+
+
+def test_a_torn_latest_backup_without_a_spare_raises(tmp_path, data):
+    backup = BackupAndRestore(tmp_path / "b", delete_checkpoint=False)
+    with pytest.raises(KeyboardInterrupt):
+        fit(make_model(), data, [backup, Interrupt(at_epoch=3)])
+    latest = json.loads((tmp_path / "b" / "LATEST").read_text())["checkpoint"]
+    (tmp_path / "b" / latest / "state.json").write_text("{")
+    with pytest.raises(OSError, match="No readable backup"):
+        fit(make_model(), data, [BackupAndRestore(tmp_path / "b")])
+
+
+def test_mid_epoch_saves_resume_at_the_start_of_that_epoch(tmp_path, data):
+    class InterruptAtBatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.params and batch == 2 and getattr(self, "epoch", 0) == 1:
+                raise KeyboardInterrupt
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+    backup = BackupAndRestore(tmp_path / "b", save_freq=2)
+    with pytest.raises(KeyboardInterrupt):
+        fit(make_model(), data, [backup, InterruptAtBatch()])
+    history = fit(make_model(), data, [BackupAndRestore(tmp_path / "b", save_freq=2)])
+    assert len(history.history["loss"]) == EPOCHS - 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"backup_dir": ""}, "non-empty"),
+        ({"save_freq": 0}, "save_freq"),
+        ({"save_freq": "batch"}, "save_freq"),
+        ({"save_freq": True}, "save_freq"),
+        ({"callbacks": [keras.callbacks.History()]}, "get_state"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(tmp_path, kwargs, message):
+    kwargs = {"backup_dir": tmp_path / "b", **kwargs}
+    with pytest.raises(ValueError, match=message):
+        BackupAndRestore(**kwargs)
+
+
+def test_backup_dir_that_is_a_file_raises(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("")
+    with pytest.raises(ValueError, match="is a file"):
+        BackupAndRestore(path)
+
+
+def test_unwritable_backup_dir_raises_before_training(tmp_path, data, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(backup_module.tempfile, "TemporaryFile", refuse)
+    with pytest.raises(PermissionError, match="not writable"):
+        fit(make_model(), data, [BackupAndRestore(tmp_path / "b")])
+
+
+def test_unjsonable_state_is_reported_with_its_place(tmp_path, data):
+    class Bad(LossLedger):
+        def get_state(self):
+            return {"when": object()}
+
+    bad = Bad()
+    with pytest.raises(TypeError, match=r"0:Bad\.when"):
+        fit(
+            make_model(), data, [BackupAndRestore(tmp_path / "b", callbacks=[bad]), bad]
+        )
+
+
+def test_atomic_write_leaves_the_old_file_when_the_writer_fails(tmp_path):
+    path = tmp_path / "report.json"
+    _atomic.write_text(path, "old")
+    with pytest.raises(RuntimeError), _atomic.atomic_path(path) as tmp:
+        tmp.write_text("half of the new")
+        raise RuntimeError("crash")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
