@@ -52,7 +52,8 @@ def plot(
     """Draws training and validation curves with the key epochs marked.
 
     Marks the best epoch (a star), the epoch where overfitting began (a
-    dashed line) and where each criterion would have stopped (dotted lines),
+    dashed line) and where it was detected (a cross), and where each
+    criterion would have stopped (dotted lines),
     as found by `analyze`. It uses matplotlib's Agg canvas, so it needs no
     display and leaves `pyplot`'s state alone.
 
@@ -135,6 +136,17 @@ def plot(
             linestyle="--",
             label=f"overfitting onset ({report.onset_epoch})",
         )
+        detected = report.onset_detected_epoch
+        if detected is not None and monitor in logs[detected]:
+            axes.plot(
+                [detected],
+                [logs[detected][monitor]],
+                marker="X",
+                markersize=9,
+                linestyle="none",
+                color="tab:red",
+                label=f"overfitting detected ({detected})",
+            )
     palette = ("tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive")
     for i, stop in enumerate(report.stops):
         if stop.stop_epoch is not None:

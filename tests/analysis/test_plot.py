@@ -20,7 +20,13 @@ def test_writes_a_png_with_the_points_marked(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert os.listdir(tmp_path) == ["curves.png"]
     labels = figure.axes[0].get_legend_handles_labels()[1]
-    assert labels == ["loss", "val_loss", "best epoch (3)", "overfitting onset (3)"]
+    assert labels == [
+        "loss",
+        "val_loss",
+        "best epoch (3)",
+        "overfitting onset (3)",
+        "overfitting detected (7)",
+    ]
 
 
 def test_marks_criterion_stops_from_a_given_report(tmp_path):
