@@ -53,6 +53,13 @@ KERAS_PATIENCES = (0, 2, 5, 10, 20, 30, 50)
 ACCURACY_TOLERANCE = 0.005
 REGRESSION_RELATIVE_TOLERANCE = 0.10
 REGRESSION_IMPROVEMENT_TOLERANCE = 0.01
+PLOT_PATH = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "docs",
+    "guides",
+    "img",
+    "epochbench.png",
+)
 
 _PROBE = None
 
@@ -356,6 +363,127 @@ def write_docs(report: dict) -> None:
     write_section("epochbench", body, command="python benchmarks/bench_epochbench.py")
 
 
+TUNE_GRID = {
+    "patience": (10, 11, 12, 13, 14),
+    "smoothing": ((None, 5), ("ema", 3), ("ema", 5), ("median", 5)),
+    "min_delta": (0.0, 1e-4, 1e-3),
+}
+
+
+def tune(recording: str = "a") -> list[tuple[dict, dict]]:
+    """Scores `recommended(**overrides)` over `TUNE_GRID` on one recording.
+
+    Prints every candidate, then the cheapest one that reaches Keras
+    `patience=20`'s hit rate with a worst accuracy regret under 1 point.
+    """
+    import keras_epochkit as ek
+
+    curves = load_curves(recording)
+    bar = score(curves, keras_rule(20))["hit_rate"]
+    results = []
+    for patience in TUNE_GRID["patience"]:
+        for smoothing, window in TUNE_GRID["smoothing"]:
+            for min_delta in TUNE_GRID["min_delta"]:
+                overrides = {
+                    "patience": patience,
+                    "smoothing": smoothing,
+                    "smoothing_window": window,
+                    "min_delta": min_delta,
+                    "min_delta_mode": "rel",
+                    "divergence": 10.0,
+                }
+                figures = score(
+                    curves,
+                    lambda o=overrides: ek.callbacks.EarlyStopping.recommended(**o),
+                )
+                results.append((overrides, figures))
+                print(
+                    overrides,
+                    f"used {100 * figures['share']:.1f}%",
+                    f"hits {100 * figures['hit_rate']:.1f}%",
+                    f"worst regret {figures['regret_worst']:.2f}",
+                    flush=True,
+                )
+    eligible = [
+        (o, f) for o, f in results if f["hit_rate"] >= bar and f["regret_worst"] < 1.0
+    ]
+    if eligible:
+        best = min(eligible, key=lambda item: item[1]["share"])
+        print("cheapest eligible:", best[0], best[1])
+    else:
+        print(f"no candidate reaches patience=20's hit rate ({100 * bar:.1f}%)")
+    return results
+
+
+def plot(results: dict, path: str) -> None:
+    """Budget used against hit rate for every rule, one panel per recording."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recordings = sorted(results)
+    fig, axes = plt.subplots(
+        1, len(recordings), figsize=(5.5 * len(recordings), 4.5), squeeze=False
+    )
+    for ax, recording in zip(axes[0], recordings):
+        figures = results[recording]
+        keras_names = [f"Keras `EarlyStopping(patience={p})`" for p in KERAS_PATIENCES]
+        xs = [100 * figures[n]["share"] for n in keras_names]
+        ys = [100 * figures[n]["hit_rate"] for n in keras_names]
+        ax.plot(xs, ys, "o-", color="tab:blue", label="Keras EarlyStopping")
+        for p, x, y in zip(KERAS_PATIENCES, xs, ys):
+            ax.annotate(f"p={p}", (x, y), textcoords="offset points", xytext=(4, -10))
+        for name, f in figures.items():
+            if name.startswith("epochkit") and "recommended" not in name:
+                ax.plot(100 * f["share"], 100 * f["hit_rate"], "s", color="tab:gray")
+                label = name.split("`")[1].rstrip("()")
+                ax.annotate(
+                    label,
+                    (100 * f["share"], 100 * f["hit_rate"]),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=7,
+                    color="tab:gray",
+                )
+        rec = figures.get("epochkit `EarlyStopping.recommended()`")
+        if rec is not None:
+            ax.plot(
+                100 * rec["share"],
+                100 * rec["hit_rate"],
+                "*",
+                color="tab:red",
+                markersize=14,
+                label="epochkit recommended()",
+            )
+        floor = 100 * figures["clairvoyant floor"]["share"]
+        ax.axvline(floor, color="black", linestyle="--", label="clairvoyant floor")
+        p10 = figures["Keras `EarlyStopping(patience=10)`"]["share"]
+        p20 = figures["Keras `EarlyStopping(patience=20)`"]["hit_rate"]
+        ax.fill_between(
+            [0, 80 * p10],
+            100 * p20,
+            101,
+            color="tab:green",
+            alpha=0.12,
+            label="target region",
+        )
+        ax.set_xlim(0, 102)
+        lowest = min(100 * f["hit_rate"] for f in figures.values())
+        ax.set_ylim(max(0.0, lowest - 5), 101)
+        ax.set_xlabel("budget used (% of 100 epochs)")
+        ax.set_ylabel("hit rate (%)")
+        ax.set_title(f"EpochBench recording {recording}")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), ".epochbench.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
 def self_check() -> int:
     """Checks the harness against a plain re-implementation of Keras patience."""
     failures = 0
@@ -397,12 +525,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recordings", default="a,b")
     parser.add_argument("--check", action="store_true", help="self-check the harness")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--tune", action="store_true", help="search recommended() on recording a"
+    )
+    parser.add_argument("--plot", default=PLOT_PATH, help="PNG of the tables")
     args = parser.parse_args(argv)
     if args.check:
         return self_check()
+    if args.tune:
+        tune("a")
+        return 0
     report = run_tables(args.recordings.split(","))
     if not args.no_write:
         write_docs(report)
+        plot(report["results"], args.plot)
     return 0
 
 
