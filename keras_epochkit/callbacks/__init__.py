@@ -1,11 +1,13 @@
 """Keras callbacks: stopping, overfitting, budgets, resuming and reports."""
 
+from keras_epochkit.callbacks.augmentation_scheduler import AugmentationScheduler
 from keras_epochkit.callbacks.early_stopping import EarlyStopping
 from keras_epochkit.callbacks.epoch_budget import EpochBudget
 from keras_epochkit.callbacks.overfitting_monitor import OverfittingMonitor
 from keras_epochkit.callbacks.time_budget import TimeBudget
 
 __all__ = [
+    "AugmentationScheduler",
     "EarlyStopping",
     "EpochBudget",
     "OverfittingMonitor",

@@ -1,0 +1,68 @@
+"""RandomJitter: additive Gaussian noise, drawn per sample and time step."""
+
+from __future__ import annotations
+
+import keras
+
+from keras_epochkit.layers._base import SequenceAugmentation
+from keras_epochkit.layers._base import check_positive
+
+
+@keras.saving.register_keras_serializable(package="keras_epochkit")
+class RandomJitter(SequenceAugmentation):
+    """Adds Gaussian noise to every value of a `(batch, time, channels)` input.
+
+    `output = inputs + noise` with `noise ~ N(0, sigma)` drawn independently
+    for every sample, time step and channel (Um et al., 2017). Active in
+    training, the identity at inference; usable in `tf.data` on every backend.
+    Its magnitude is `sigma`: a `strength` of `s` (see `ScheduledAugmentation`)
+    draws noise with standard deviation `s * sigma`.
+
+    Args:
+        sigma: standard deviation of the noise. Defaults to `0.03`.
+        seed: integer seed of the random generator. Defaults to `None`.
+        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: a `(batch, time, channels)` float tensor.
+        training: whether to augment. Defaults to `True`.
+        strength: optional scalar multiplier of `sigma`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_epochkit as ek
+    >>> layer = ek.layers.RandomJitter(sigma=0.1, seed=0)
+    >>> x = np.zeros((2, 50, 3), "float32")
+    >>> y = keras.ops.convert_to_numpy(layer(x))
+    >>> y.shape, bool(np.abs(y).max() > 0)
+    ((2, 50, 3), True)
+    >>> bool((keras.ops.convert_to_numpy(layer(x, training=False)) == x).all())
+    True
+    """
+
+    def __init__(self, sigma: float = 0.03, seed: int | None = None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.sigma = check_positive("sigma", sigma)
+
+    def get_random_transformation(
+        self, inputs, training=True, seed=None, strength=None
+    ):
+        if not training:
+            return None
+        ops = self.backend
+        stddev = self.sigma * self._strength(strength)
+        noise = ops.random.normal(
+            ops.shape(inputs), dtype="float32", seed=self._seed(seed)
+        )
+        return {"noise": ops.cast(noise * stddev, inputs.dtype)}
+
+    def transform(self, inputs, transformation):
+        if transformation is None:
+            return inputs
+        return inputs + transformation["noise"]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"sigma": self.sigma})
+        return config

@@ -1,0 +1,110 @@
+"""RandomTimeMask: zeroes random spans of time steps (SpecAugment style)."""
+
+from __future__ import annotations
+
+import keras
+
+from keras_epochkit.layers._base import SequenceAugmentation
+from keras_epochkit.layers._base import check_int
+
+
+@keras.saving.register_keras_serializable(package="keras_epochkit")
+class RandomTimeMask(SequenceAugmentation):
+    """Sets `count` random spans of consecutive time steps to zero.
+
+    Per sample and span, a width is drawn uniformly from `0..max_width` and a
+    start uniformly among the positions where the span fits; all channels of
+    the span are zeroed (the time masking of SpecAugment, Park et al., 2019).
+    Spans may overlap. Its magnitude is `max_width`: a `strength` of `s`
+    draws widths up to `s * max_width`.
+
+    Args:
+        count: number of spans per sample, `>= 0`. Defaults to `2`.
+        max_width: widest span: an integer number of steps, or a float in
+            `(0, 1)` read as a fraction of the length. Defaults to `0.1`.
+        seed: integer seed of the random generator. Defaults to `None`.
+        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: a `(batch, time, channels)` float tensor.
+        training: whether to augment. Defaults to `True`.
+        strength: optional scalar multiplier of `max_width`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_epochkit as ek
+    >>> layer = ek.layers.RandomTimeMask(count=1, max_width=5, seed=0)
+    >>> y = keras.ops.convert_to_numpy(layer(np.ones((4, 20, 2), "float32")))
+    >>> bool(((y == 0).sum(axis=1)[:, 0] <= 5).all())
+    True
+    """
+
+    def __init__(
+        self,
+        count: int = 2,
+        max_width: int | float = 0.1,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(seed=seed, **kwargs)
+        self.count = check_int("count", count, 0)
+        valid = isinstance(max_width, (int, float)) and not isinstance(max_width, bool)
+        if valid and isinstance(max_width, float):
+            valid = 0 < max_width < 1
+        elif valid:
+            valid = max_width >= 0
+        if not valid:
+            raise ValueError(
+                "`max_width` must be an integer >= 0 (steps) or a float in (0, 1) "
+                f"(fraction of the length). Received: max_width={max_width!r}"
+            )
+        self.max_width = max_width
+
+    def _max_steps(self, length: int) -> int:
+        if isinstance(self.max_width, float):
+            return round(self.max_width * length)
+        return min(self.max_width, length)
+
+    def get_random_transformation(
+        self, inputs, training=True, seed=None, strength=None
+    ):
+        if not training:
+            return None
+        ops = self.backend
+        batch, length, _ = self._sizes(inputs)
+        seed = self._seed(seed)
+        widest = float(self._max_steps(length)) * self._strength(strength)
+        widest = ops.numpy.clip(ops.numpy.floor(widest), 0.0, float(length))
+        shape = (batch, self.count)
+        widths = ops.numpy.floor(
+            ops.random.uniform(shape, dtype="float32", seed=seed) * (widest + 1.0)
+        )
+        widths = ops.numpy.minimum(widths, widest)
+        starts = ops.numpy.floor(
+            ops.random.uniform(shape, dtype="float32", seed=seed)
+            * (float(length) - widths + 1.0)
+        )
+        starts = ops.numpy.minimum(starts, float(length) - widths)
+        return {
+            "starts": ops.cast(starts, "int32"),
+            "widths": ops.cast(widths, "int32"),
+        }
+
+    def transform(self, inputs, transformation):
+        if transformation is None or self.count == 0:
+            return inputs
+        ops = self.backend
+        length = inputs.shape[1]
+        starts = ops.numpy.expand_dims(transformation["starts"], 1)
+        ends = starts + ops.numpy.expand_dims(transformation["widths"], 1)
+        steps = ops.numpy.reshape(ops.numpy.arange(length, dtype="int32"), [1, -1, 1])
+        masked = ops.numpy.any((steps >= starts) & (steps < ends), axis=-1)
+        return ops.numpy.where(
+            ops.numpy.expand_dims(masked, -1), ops.numpy.zeros_like(inputs), inputs
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"count": self.count, "max_width": self.max_width})
+        return config

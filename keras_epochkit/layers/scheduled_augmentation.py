@@ -1,0 +1,252 @@
+"""ScheduledAugmentation: an augmentation whose strength follows the epochs."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import keras
+from keras.src.utils import tracking
+
+from keras_epochkit.layers._base import DataLayer
+from keras_epochkit.layers._base import SequenceAugmentation
+from keras_epochkit.layers.random_apply import check_layer
+from keras_epochkit.layers.random_apply import select_per_sample
+
+_SCHEDULES = ("linear", "cosine", "steps")
+_TARGETS = ("magnitude", "probability")
+
+
+@keras.saving.register_keras_serializable(package="keras_epochkit")
+class ScheduledAugmentation(DataLayer):
+    """Wraps an augmentation whose strength follows a schedule over epochs.
+
+    The strength lives in a non-trainable scalar variable (`self.strength`)
+    that `keras_epochkit.callbacks.AugmentationScheduler` sets at the start
+    of every epoch from `strength_at(epoch)`. A compiled training step reads
+    the variable on every call, so the change takes effect without
+    retracing, on TensorFlow, JAX and PyTorch alike.
+
+    With `target="magnitude"` the strength multiplies the wrapped layer's
+    magnitude (each epochkit sequence layer documents what that is: `sigma`
+    for jitter, `1 - ratio` for window slicing, ...); with
+    `target="probability"` each sample is augmented with probability equal to
+    the strength (clipped to `[0, 1]`), which works for any layer, Keras core
+    image layers included.
+
+    Schedules, for epoch `e` (0-based) and `t = min(e / epochs, 1)`:
+
+    * `"linear"`: `start + (end - start) * t`;
+    * `"cosine"`: `start + (end - start) * (1 - cos(pi * t)) / 2`;
+    * `"steps"`: `values[i]`, where `i` is the number of `boundaries` that
+      are `<= e`.
+
+    In a `tf.data` pipeline the same layer works on every backend: with
+    TensorFlow it reads the variable itself; with JAX and PyTorch it reads a
+    TensorFlow copy that `set_strength` updates, so pass the layer to
+    `AugmentationScheduler(layers=[...])` and it feeds the strength in at
+    each epoch.
+
+    Args:
+        layer: the augmentation layer to drive.
+        schedule: `"linear"`, `"cosine"` or `"steps"`. Defaults to `"linear"`.
+        start: strength at epoch 0 (linear and cosine). Defaults to `0.0`.
+        end: strength from epoch `epochs` on (linear and cosine). Defaults to
+            `1.0`.
+        epochs: length of the ramp in epochs, `>= 1`. Defaults to `10`.
+        boundaries: increasing epochs at which a `"steps"` schedule moves to
+            the next value. Defaults to `None`.
+        values: the `len(boundaries) + 1` strengths of a `"steps"` schedule.
+            Defaults to `None`.
+        target: `"magnitude"` or `"probability"`. Defaults to `"magnitude"`.
+        seed: integer seed of the per-sample draws of `"probability"`.
+            Defaults to `None`.
+        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: a batched tensor.
+        training: whether to augment. Defaults to `True`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_epochkit as ek
+    >>> layer = ek.layers.ScheduledAugmentation(
+    ...     ek.layers.RandomJitter(sigma=0.1), schedule="linear", start=0.0,
+    ...     end=1.0, epochs=4)
+    >>> [layer.strength_at(e) for e in range(6)]
+    [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    >>> float(np.abs(keras.ops.convert_to_numpy(layer(np.ones((2, 8, 1))))-1).max())
+    0.0
+    >>> layer.set_strength(layer.strength_at(4))
+    >>> bool(np.abs(keras.ops.convert_to_numpy(layer(np.ones((2, 8, 1))))-1).max() > 0)
+    True
+    """
+
+    def __init__(
+        self,
+        layer: keras.layers.Layer,
+        schedule: str = "linear",
+        start: float = 0.0,
+        end: float = 1.0,
+        epochs: int = 10,
+        boundaries: list[int] | None = None,
+        values: list[float] | None = None,
+        target: str = "magnitude",
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.layer = check_layer("layer", layer)
+        if schedule not in _SCHEDULES:
+            raise ValueError(
+                f"`schedule` must be one of {_SCHEDULES}. Received: schedule={schedule!r}"
+            )
+        if target not in _TARGETS:
+            raise ValueError(
+                f"`target` must be one of {_TARGETS}. Received: target={target!r}"
+            )
+        if target == "magnitude" and not isinstance(layer, SequenceAugmentation):
+            raise ValueError(
+                "`target='magnitude'` needs a keras_epochkit sequence layer "
+                "(RandomJitter, RandomScaling, ...); use target='probability' "
+                f"for other layers. Received: layer={type(layer).__name__}"
+            )
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+            raise ValueError(
+                f"`epochs` must be an integer >= 1. Received: epochs={epochs!r}"
+            )
+        for name, value in (("start", start), ("end", end)):
+            if (
+                not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                raise ValueError(
+                    f"`{name}` must be a finite number >= 0. Received: {name}={value!r}"
+                )
+        if schedule == "steps":
+            boundaries = list(boundaries or [])
+            values = list(values or [])
+            if len(values) != len(boundaries) + 1:
+                raise ValueError(
+                    "A 'steps' schedule needs `values` with len(boundaries) + 1 "
+                    f"entries. Received: boundaries={boundaries}, values={values}"
+                )
+            if any(b2 <= b1 for b1, b2 in itertools.pairwise(boundaries)):
+                raise ValueError(
+                    f"`boundaries` must be increasing. Received: boundaries={boundaries}"
+                )
+            if any(not math.isfinite(v) or v < 0 for v in values):
+                raise ValueError(
+                    f"`values` must be finite numbers >= 0. Received: values={values}"
+                )
+        elif boundaries is not None or values is not None:
+            raise ValueError(
+                "`boundaries` and `values` only apply to schedule='steps'. "
+                f"Received: schedule={schedule!r}"
+            )
+        self.schedule = schedule
+        self.start = float(start)
+        self.end = float(end)
+        self.epochs = epochs
+        self.boundaries = None if boundaries is None else [int(b) for b in boundaries]
+        self.values = None if values is None else [float(v) for v in values]
+        self.target = target
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+        self.strength = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(self.strength_at(0)),
+            dtype="float32",
+            trainable=False,
+            name="strength",
+        )
+        self._init_mirrors()
+
+    @tracking.no_automatic_dependency_tracking
+    def _init_mirrors(self):
+        self._mirrors = {}
+
+    def strength_at(self, epoch: int) -> float:
+        """The scheduled strength at `epoch` (0-based), as a Python float."""
+        if self.schedule == "steps":
+            index = sum(1 for boundary in self.boundaries if boundary <= epoch)
+            return self.values[index]
+        progress = min(max(epoch, 0) / self.epochs, 1.0)
+        if self.schedule == "cosine":
+            progress = (1.0 - math.cos(math.pi * progress)) / 2.0
+        return self.start + (self.end - self.start) * progress
+
+    def set_strength(self, value: float) -> None:
+        """Sets the strength the layer applies, in models and `tf.data` alike."""
+        value = float(value)
+        self.strength.assign(value)
+        for mirror in self._mirrors.values():
+            mirror.assign(value)
+
+    @tracking.no_automatic_dependency_tracking
+    def _current_strength(self):
+        backend_name = self.backend.name
+        if backend_name == keras.backend.backend():
+            return self.backend.cast(self.strength.value, "float32")
+        # A data pipeline on another backend (tf.data under JAX or PyTorch)
+        # cannot read this backend's variable; it reads a copy kept in step.
+        if backend_name not in self._mirrors:
+            value = float(keras.ops.convert_to_numpy(self.strength.value))
+            self._mirrors[backend_name] = self.backend.Variable(
+                initializer=value,
+                dtype="float32",
+                trainable=False,
+                name="strength_copy",
+            )
+        return self.backend.cast(self._mirrors[backend_name].value, "float32")
+
+    def build(self, input_shape):
+        if input_shape is not None and not self.layer.built:
+            self.layer.build(input_shape)
+        super().build(input_shape)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        ops = self.backend
+        strength = self._current_strength()
+        if self.target == "magnitude":
+            return ops.cast(
+                self.layer(inputs, training=True, strength=strength), inputs.dtype
+            )
+        seed = self._get_seed_generator(ops._backend)
+        coins = ops.random.uniform((ops.shape(inputs)[0],), seed=seed)
+        augmented = ops.cast(self.layer(inputs, training=True), inputs.dtype)
+        return select_per_sample(ops, coins < strength, augmented, inputs)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "layer": keras.saving.serialize_keras_object(self.layer),
+                "schedule": self.schedule,
+                "start": self.start,
+                "end": self.end,
+                "epochs": self.epochs,
+                "boundaries": self.boundaries,
+                "values": self.values,
+                "target": self.target,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
+        return cls(**config)
