@@ -75,6 +75,7 @@ class EpochBudget(keras.callbacks.Callback):
         self._schedule = None
         self._bound = False
         self._epoch_start = 0
+        self._batches_seen = 0
 
     def set_model(self, model) -> None:
         super().set_model(model)
@@ -96,13 +97,20 @@ class EpochBudget(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self._epoch_start = _budget.iterations(self.model)
+        self._batches_seen = 0
         if not self._bound and self.steps_per_epoch:
             self._bind(epoch, self._epoch_start, self.params["epochs"] - epoch)
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        if not self._bound:
+            self._batches_seen = batch + 1
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         step = _budget.iterations(self.model)
         if not self._bound:
-            counted = step - self._epoch_start
+            # The batch index, not the iteration count: with an unsized
+            # dataset TensorFlow counts one extra iteration at the epoch's end.
+            counted = self._batches_seen
             if counted > 0:
                 self.steps_per_epoch = counted
                 self._bind(epoch, step, self.params["epochs"] - epoch - 1)
