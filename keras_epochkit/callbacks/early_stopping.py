@@ -32,14 +32,14 @@ from keras_epochkit.criteria.patience import is_improvement
 #   generalization_loss: alpha of a GeneralizationLoss rule, or None;
 #   extrapolation: keyword arguments of an Extrapolation rule, or None.
 _RECOMMENDED: dict[str, Any] = {
-    "patience": 8,
-    "min_delta": 0.001,
+    "patience": 12,
+    "min_delta": 0.0001,
     "min_delta_mode": "rel",
     "smoothing": "ema",
     "smoothing_window": 3,
     "restore_best_weights": True,
     "start_from_epoch": 0,
-    "divergence": 3.0,
+    "divergence": 10.0,
     "generalization_loss": None,
     "extrapolation": None,
 }
