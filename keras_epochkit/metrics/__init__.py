@@ -1,0 +1,28 @@
+"""Precision/recall metrics and confusion-matrix metrics for every backend.
+
+Every metric reduces one confusion-count state (`ConfusionCounts`), weighted
+by `sample_weight` and summed across replicas, and equals its
+`sklearn.metrics` counterpart.
+"""
+
+from keras_epochkit.metrics.balanced_accuracy import BalancedAccuracy
+from keras_epochkit.metrics.cohen_kappa import CohenKappa
+from keras_epochkit.metrics.confusion_counts import ConfusionCounts
+from keras_epochkit.metrics.confusion_matrix import ConfusionMatrix
+from keras_epochkit.metrics.f1_score import F1Score
+from keras_epochkit.metrics.f_beta_score import FBetaScore
+from keras_epochkit.metrics.matthews_correlation import MatthewsCorrelation
+from keras_epochkit.metrics.precision import Precision
+from keras_epochkit.metrics.recall import Recall
+
+__all__ = [
+    "BalancedAccuracy",
+    "CohenKappa",
+    "ConfusionCounts",
+    "ConfusionMatrix",
+    "F1Score",
+    "FBetaScore",
+    "MatthewsCorrelation",
+    "Precision",
+    "Recall",
+]

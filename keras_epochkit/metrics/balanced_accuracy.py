@@ -1,0 +1,101 @@
+"""Balanced accuracy: the mean recall over the classes present."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from keras_epochkit.metrics.confusion_counts import ConfusionCounts
+
+
+@keras.saving.register_keras_serializable(package="keras_epochkit")
+class BalancedAccuracy(ConfusionCounts):
+    """Computes balanced accuracy, the mean per-class recall.
+
+    Classes without true samples are left out of the mean, as in
+    `sklearn.metrics.balanced_accuracy_score`; with `adjusted=True` the score
+    is rescaled so that chance level is 0 and a perfect score 1. When no
+    class has true samples the result is 0 (scikit-learn returns NaN).
+
+    Args:
+        task: `"binary"` or `"multiclass"`. Defaults to `"multiclass"`.
+        num_classes: number of classes; required for multiclass. Defaults to
+            `None`.
+        adjusted: rescale for chance. Defaults to `False`.
+        threshold: probability above which a binary prediction is positive.
+            Defaults to `0.5`.
+        from_logits: whether `y_pred` holds logits. Defaults to `False`.
+        sparse_y_true: force class indices (`True`) or one-hot (`False`)
+            labels. Defaults to `None` (detected from the shapes).
+        sparse_y_pred: force class indices (`True`) or scores (`False`) in
+            `y_pred`. Defaults to `None` (detected from the shapes).
+        ignore_class: a class index (multiclass) or label value (binary)
+            whose samples are skipped. Defaults to `None`.
+        class_names: names of the classes. Defaults to `None`.
+        name: name of the metric instance. Defaults to `"balanced_accuracy"`.
+        dtype: dtype of the counts and result. Defaults to `"float32"`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_epochkit as ek
+    >>> metric = ek.metrics.BalancedAccuracy(num_classes=3)
+    >>> metric.update_state(np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]))
+    >>> round(float(metric.result()), 4)
+    0.5
+    """
+
+    _needs_matrix = True
+    _default_name = "balanced_accuracy"
+
+    def __init__(
+        self,
+        task: str = "multiclass",
+        num_classes: int | None = None,
+        adjusted: bool = False,
+        threshold: float = 0.5,
+        from_logits: bool = False,
+        sparse_y_true: bool | None = None,
+        sparse_y_pred: bool | None = None,
+        ignore_class: int | None = None,
+        class_names: list[str] | None = None,
+        name: str | None = None,
+        dtype: str | None = None,
+    ):
+        if task == "multilabel":
+            raise ValueError(
+                f"{type(self).__name__} supports task='binary' or 'multiclass'. "
+                f"Received: task={task!r}"
+            )
+        super().__init__(
+            task=task,
+            num_classes=num_classes,
+            threshold=threshold,
+            from_logits=from_logits,
+            sparse_y_true=sparse_y_true,
+            sparse_y_pred=sparse_y_pred,
+            ignore_class=ignore_class,
+            class_names=class_names,
+            name=name,
+            dtype=dtype,
+        )
+        self.adjusted = bool(adjusted)
+        self._direction = "up"
+
+    def result(self):
+        matrix = ops.convert_to_tensor(self.confusion)
+        support = ops.sum(matrix, axis=1)
+        present = support > 0
+        recall = ops.diagonal(matrix) / ops.where(present, support, 1.0)
+        count = ops.sum(ops.cast(present, self.dtype))
+        score = ops.sum(ops.where(present, recall, 0.0)) / ops.maximum(count, 1.0)
+        if self.adjusted:
+            chance = 1.0 / ops.maximum(count, 1.0)
+            score = ops.where(count > 1, (score - chance) / (1.0 - chance), 0.0)
+        return self._guard(ops.where(count > 0, score, 0.0))
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        del config["top_k"]
+        config["adjusted"] = self.adjusted
+        return config
