@@ -122,7 +122,7 @@ def test_real_fit_logs_figures_and_finds_onset_at_best_epoch(capsys):
     history = model.fit(
         *train,
         validation_data=val,
-        epochs=25,
+        epochs=16,
         batch_size=32,
         verbose=0,
         callbacks=[monitor],
@@ -136,7 +136,7 @@ def test_real_fit_logs_figures_and_finds_onset_at_best_epoch(capsys):
         "overfit_val_slope_p",
         "overfit_onset_epoch",
     ):
-        assert len(h[key]) == 25
+        assert len(h[key]) == 16
     np.testing.assert_allclose(
         h["overfit_gap"], np.array(h["val_loss"]) - np.array(h["loss"]), rtol=1e-6
     )
@@ -182,7 +182,7 @@ def test_reduce_lr_action_lowers_a_float_learning_rate():
     model.fit(
         *train,
         validation_data=val,
-        epochs=25,
+        epochs=16,
         batch_size=32,
         verbose=0,
         callbacks=[monitor],
@@ -221,7 +221,7 @@ def test_reduce_lr_action_scales_a_schedule_that_exposes_scale():
     model.fit(
         *train,
         validation_data=val,
-        epochs=25,
+        epochs=16,
         batch_size=32,
         verbose=0,
         callbacks=[monitor],
