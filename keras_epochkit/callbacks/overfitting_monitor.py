@@ -74,7 +74,10 @@ class OverfittingMonitor(keras.callbacks.Callback):
             degrading epochs). With a learning-rate schedule, `"reduce_lr"`
             needs a schedule with a `scale` property and a `set_scale(value)`
             method, as keras-epochkit's schedules have; any other schedule
-            raises a `TypeError` at train begin. Defaults to `None`.
+            raises a `TypeError` at train begin. A keras-epochkit schedule
+            that no other callback attached is attached to the optimizer
+            for the run (so the new scale reaches the compiled train step)
+            and detached at train end. Defaults to `None`.
         factor: Multiplier of the learning rate (or schedule scale) for
             `action="reduce_lr"`, in (0, 1). Defaults to `0.5`.
         min_lr: Floor for a plain (non-schedule) learning rate. Defaults to
@@ -182,6 +185,7 @@ class OverfittingMonitor(keras.callbacks.Callback):
             min_gl=self.min_gl,
         )
         self._restored = False
+        self._attached_schedule = None
         self._reset()
 
     def _reset(self) -> None:
@@ -269,6 +273,9 @@ class OverfittingMonitor(keras.callbacks.Callback):
             self._reduce_learning_rate(epoch)
 
     def on_train_end(self, logs=None):
+        if self._attached_schedule is not None:
+            self._attached_schedule.detach()
+            self._attached_schedule = None
         self.summary = "OverfittingMonitor: " + self._tracker.summary(
             self.monitor, self.train_key
         )
@@ -325,7 +332,7 @@ class OverfittingMonitor(keras.callbacks.Callback):
                 "OverfittingMonitor(action='reduce_lr') needs a compiled model "
                 "with an optimizer."
             )
-        _, rate = self._optimizer_and_rate()
+        optimizer, rate = self._optimizer_and_rate()
         if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
             if not (
                 hasattr(rate, "scale") and callable(getattr(rate, "set_scale", None))
@@ -337,6 +344,13 @@ class OverfittingMonitor(keras.callbacks.Callback):
                     "method. Use a keras_epochkit schedule, a float learning "
                     "rate, or another `action`."
                 )
+            # keras_epochkit schedules keep `scale` in an optimizer variable
+            # once attached, so a change reaches the compiled train step.
+            if callable(getattr(rate, "attach", None)) and not getattr(
+                rate, "attached", True
+            ):
+                rate.attach(optimizer)
+                self._attached_schedule = rate
         elif callable(rate):
             raise TypeError(
                 "OverfittingMonitor(action='reduce_lr') cannot reduce a "

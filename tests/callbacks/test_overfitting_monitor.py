@@ -230,6 +230,38 @@ def test_reduce_lr_action_scales_a_schedule_that_exposes_scale():
     assert schedule.scale == pytest.approx(0.25**monitor.lr_reductions)
 
 
+def test_reduce_lr_action_scales_an_epochkit_schedule_in_the_train_step():
+    from keras_epochkit.schedules import Constant
+
+    model, train, val = _noisy_regression()
+    schedule = Constant(1e-2)
+    optimizer = keras.optimizers.Adam(schedule)
+    model.compile(optimizer, "mse")
+    monitor = OverfittingMonitor(action="reduce_lr", factor=0.25, verbose=0)
+
+    class RecordRate(keras.callbacks.Callback):
+        rates = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            lr = optimizer.learning_rate
+            self.rates.append(float(keras.ops.convert_to_numpy(lr)))
+
+    model.fit(
+        *train,
+        validation_data=val,
+        epochs=16,
+        batch_size=32,
+        verbose=0,
+        callbacks=[monitor, RecordRate()],
+    )
+    assert monitor.lr_reductions >= 1
+    assert schedule.scale == pytest.approx(0.25**monitor.lr_reductions)
+    detected = monitor.detected_epoch
+    assert RecordRate.rates[detected - 1] == pytest.approx(1e-2)
+    assert RecordRate.rates[detected] == pytest.approx(0.25e-2)
+    assert not schedule.attached  # detached again at train end
+
+
 def test_reduce_lr_rejects_a_schedule_without_scale_at_train_begin():
     model, train, val = _noisy_regression()
     schedule = keras.optimizers.schedules.ExponentialDecay(1e-2, 10, 0.9)
