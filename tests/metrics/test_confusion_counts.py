@@ -294,7 +294,7 @@ def make_model():
             ek.metrics.CohenKappa(num_classes=10),
             ek.metrics.ConfusionMatrix(num_classes=10),
         ],
-        jit_compile=True,
+        jit_compile="auto",
     )
     return model
 
