@@ -38,8 +38,8 @@ class AugmentationScheduler(keras.callbacks.Callback):
     >>> model.compile("sgd", "mse")
     >>> history = model.fit(np.zeros((8, 16, 1)), np.zeros((8, 1)), epochs=2,
     ...                     verbose=0, callbacks=[ek.callbacks.AugmentationScheduler()])
-    >>> history.history["jitter_strength"]
-    [0.0, 1.0]
+    >>> tuple(history.history["jitter_strength"])
+    (0.0, 1.0)
     """
 
     def __init__(

@@ -11,6 +11,7 @@ to) and draw seeds from `self._get_seed_generator(...)`.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import keras
 import numpy as np
@@ -39,7 +40,7 @@ class SequenceAugmentation(DataLayer):
         **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
     """
 
-    def __init__(self, seed: int | None = None, **kwargs):
+    def __init__(self, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         if seed is not None and not isinstance(seed, int):
             raise ValueError(
@@ -122,6 +123,36 @@ class SequenceAugmentation(DataLayer):
             return self.backend.convert_to_tensor(1.0, dtype="float32")
         return self.backend.cast(strength, "float32")
 
+    def _fast_normal(self, shape, seed):
+        """Standard normal float32 noise of `shape`, cheap on every device.
+
+        The counter-based stream generators that `keras.random.normal` uses
+        are slow on XLA CPUs. Here `keras.random` draws only two integers per
+        call; each pair of outputs then comes from one 32-bit hash (two rounds
+        of the MurmurHash3 finalizer) of its index, split into two 16-bit
+        uniforms and turned into two normals by the Box-Muller transform.
+        The 16-bit uniforms bound the values to about +-4.9 standard
+        deviations.
+        """
+        ops = self.backend
+        size = 1
+        for dim in shape:
+            size = size * dim
+        half = (size + 1) // 2
+        keys = ops.random.randint((2,), 0, 2**31 - 1, seed=seed)
+        counter = ops.numpy.arange(half, dtype="int32")
+        bits = _mix32(ops, counter * -1640531535 + keys[0])
+        bits = _mix32(ops, ops.numpy.bitwise_xor(bits, keys[1]))
+        high = ops.numpy.bitwise_and(ops.numpy.right_shift(bits, 16), 0xFFFF)
+        low = ops.numpy.bitwise_and(bits, 0xFFFF)
+        u1 = (ops.cast(high, "float32") + 0.5) / 65536.0
+        angle = (ops.cast(low, "float32") + 0.5) * (6.283185307179586 / 65536.0)
+        radius = ops.numpy.sqrt(-2.0 * ops.numpy.log(u1))
+        normals = ops.numpy.concatenate(
+            [radius * ops.numpy.cos(angle), radius * ops.numpy.sin(angle)]
+        )
+        return ops.numpy.reshape(normals[:size], shape)
+
     def _resample(self, inputs, positions):
         """Linear interpolation of `inputs` at fractional time `positions`.
 
@@ -166,6 +197,21 @@ class SequenceAugmentation(DataLayer):
         if len(knot_values.shape) == 2:
             return ops.numpy.matmul(knot_values, ops.numpy.transpose(weights))
         return ops.numpy.matmul(weights, knot_values)
+
+
+def _mix32(ops, x):
+    """MurmurHash3's 32-bit finalizer on int32 (logical shifts via masks)."""
+    x = ops.numpy.bitwise_xor(
+        x, ops.numpy.bitwise_and(ops.numpy.right_shift(x, 16), 0xFFFF)
+    )
+    x = x * -2048144789  # 0x85EBCA6B as a signed 32-bit integer
+    x = ops.numpy.bitwise_xor(
+        x, ops.numpy.bitwise_and(ops.numpy.right_shift(x, 13), 0x7FFFF)
+    )
+    x = x * -1028477387  # 0xC2B2AE35 as a signed 32-bit integer
+    return ops.numpy.bitwise_xor(
+        x, ops.numpy.bitwise_and(ops.numpy.right_shift(x, 16), 0xFFFF)
+    )
 
 
 @functools.lru_cache(maxsize=64)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from keras_epochkit.layers._base import DataLayer
@@ -61,7 +63,7 @@ class RandomApply(DataLayer):
         layer: keras.layers.Layer,
         rate: float = 0.5,
         seed: int | None = None,
-        **kwargs,
+        **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.layer = check_layer("layer", layer)

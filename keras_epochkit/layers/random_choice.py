@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from keras_epochkit.layers._base import DataLayer
@@ -48,7 +50,7 @@ class RandomChoice(DataLayer):
         layers: list[keras.layers.Layer],
         weights: list[float] | None = None,
         seed: int | None = None,
-        **kwargs,
+        **kwargs: Any,
     ):
         super().__init__(**kwargs)
         if not isinstance(layers, (list, tuple)) or not layers:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from keras_epochkit.layers._base import SequenceAugmentation
@@ -13,7 +15,11 @@ class RandomJitter(SequenceAugmentation):
     """Adds Gaussian noise to every value of a `(batch, time, channels)` input.
 
     `output = inputs + noise` with `noise ~ N(0, sigma)` drawn independently
-    for every sample, time step and channel (Um et al., 2017). Active in
+    for every sample, time step and channel (Um et al., 2017). The noise comes
+    from a cheap counter-based hash generator seeded by `keras.random` on each
+    call (Box-Muller on 16-bit uniforms, so values stay within about 4.9
+    standard deviations); it is several times faster than
+    `keras.random.normal` on CPUs. Active in
     training, the identity at inference; usable in `tf.data` on every backend.
     Its magnitude is `sigma`: a `strength` of `s` (see `ScheduledAugmentation`)
     draws noise with standard deviation `s * sigma`.
@@ -41,7 +47,7 @@ class RandomJitter(SequenceAugmentation):
     True
     """
 
-    def __init__(self, sigma: float = 0.03, seed: int | None = None, **kwargs):
+    def __init__(self, sigma: float = 0.03, seed: int | None = None, **kwargs: Any):
         super().__init__(seed=seed, **kwargs)
         self.sigma = check_positive("sigma", sigma)
 
@@ -52,9 +58,7 @@ class RandomJitter(SequenceAugmentation):
             return None
         ops = self.backend
         stddev = self.sigma * self._strength(strength)
-        noise = ops.random.normal(
-            ops.shape(inputs), dtype="float32", seed=self._seed(seed)
-        )
+        noise = self._fast_normal(ops.shape(inputs), self._seed(seed))
         return {"noise": ops.cast(noise * stddev, inputs.dtype)}
 
     def transform(self, inputs, transformation):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from keras_epochkit.layers._base import SequenceAugmentation
@@ -40,7 +42,7 @@ class RandomMagnitudeWarp(SequenceAugmentation):
     """
 
     def __init__(
-        self, sigma: float = 0.2, knots: int = 4, seed: int | None = None, **kwargs
+        self, sigma: float = 0.2, knots: int = 4, seed: int | None = None, **kwargs: Any
     ):
         super().__init__(seed=seed, **kwargs)
         self.sigma = check_positive("sigma", sigma)

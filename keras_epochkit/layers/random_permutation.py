@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from keras_epochkit.layers._base import SequenceAugmentation
@@ -39,7 +41,7 @@ class RandomPermutation(SequenceAugmentation):
     True
     """
 
-    def __init__(self, max_segments: int = 5, seed: int | None = None, **kwargs):
+    def __init__(self, max_segments: int = 5, seed: int | None = None, **kwargs: Any):
         super().__init__(seed=seed, **kwargs)
         self.max_segments = check_int("max_segments", max_segments, 1)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from keras_epochkit.layers._base import SequenceAugmentation
@@ -36,7 +38,7 @@ class RandomScaling(SequenceAugmentation):
     True
     """
 
-    def __init__(self, sigma: float = 0.1, seed: int | None = None, **kwargs):
+    def __init__(self, sigma: float = 0.1, seed: int | None = None, **kwargs: Any):
         super().__init__(seed=seed, **kwargs)
         self.sigma = check_positive("sigma", sigma)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from keras_epochkit.layers._base import SequenceAugmentation
@@ -45,7 +47,7 @@ class RandomTimeMask(SequenceAugmentation):
         count: int = 2,
         max_width: int | float = 0.1,
         seed: int | None = None,
-        **kwargs,
+        **kwargs: Any,
     ):
         super().__init__(seed=seed, **kwargs)
         self.count = check_int("count", count, 0)

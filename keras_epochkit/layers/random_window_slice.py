@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from keras_epochkit.layers._base import SequenceAugmentation
@@ -39,7 +41,7 @@ class RandomWindowSlice(SequenceAugmentation):
     ((1, 11, 1), 5.0)
     """
 
-    def __init__(self, ratio: float = 0.9, seed: int | None = None, **kwargs):
+    def __init__(self, ratio: float = 0.9, seed: int | None = None, **kwargs: Any):
         super().__init__(seed=seed, **kwargs)
         if (
             not isinstance(ratio, (int, float))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from keras_epochkit.layers._base import SequenceAugmentation
@@ -48,7 +50,7 @@ class RandomWindowWarp(SequenceAugmentation):
         window_ratio: float = 0.1,
         scales: tuple[float, ...] = (0.5, 2.0),
         seed: int | None = None,
-        **kwargs,
+        **kwargs: Any,
     ):
         super().__init__(seed=seed, **kwargs)
         if (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import keras
 from keras.src.utils import tracking
@@ -74,8 +75,8 @@ class ScheduledAugmentation(DataLayer):
     >>> layer = ek.layers.ScheduledAugmentation(
     ...     ek.layers.RandomJitter(sigma=0.1), schedule="linear", start=0.0,
     ...     end=1.0, epochs=4)
-    >>> [layer.strength_at(e) for e in range(6)]
-    [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    >>> tuple(layer.strength_at(e) for e in range(6))
+    (0.0, 0.25, 0.5, 0.75, 1.0, 1.0)
     >>> float(np.abs(keras.ops.convert_to_numpy(layer(np.ones((2, 8, 1))))-1).max())
     0.0
     >>> layer.set_strength(layer.strength_at(4))
@@ -94,7 +95,7 @@ class ScheduledAugmentation(DataLayer):
         values: list[float] | None = None,
         target: str = "magnitude",
         seed: int | None = None,
-        **kwargs,
+        **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.layer = check_layer("layer", layer)
