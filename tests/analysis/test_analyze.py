@@ -159,3 +159,31 @@ def test_appended_csv_keeps_the_last_row_of_each_epoch(tmp_path):
 def test_rejects_unknown_sources():
     with pytest.raises(TypeError, match="CSVLogger"):
         analyze(42)
+
+
+def test_default_criteria_are_the_epochkit_rules():
+    report = analyze(LOGS)
+    assert [s.name for s in report.stops] == [
+        "Patience(patience=5)",
+        "Patience(patience=10)",
+        "GeneralizationLoss(alpha=5.0)",
+        "ProgressQuotient(alpha=0.5)",
+        "UpStrips(s=3)",
+        "Extrapolation(tolerance=0.01)",
+    ]
+    by_name = {s.name: s for s in report.stops}
+    # Best at epoch 3; five epochs without improvement end at epoch 8.
+    assert by_name["Patience(patience=5)"].stop_epoch == 8
+    # GL(4) = 100 * (0.5 / 0.45 - 1) = 11.1 > 5.
+    gl = by_name["GeneralizationLoss(alpha=5.0)"]
+    assert (gl.stop_epoch, gl.kept_epoch) == (4, 3)
+    assert gl.reason
+
+
+def test_epochkit_criterion_replays_like_the_stand_in():
+    from keras_epochkit.criteria import Patience
+
+    report = analyze(LOGS, criteria=[Patience(patience=2), StandInPatience(2)])
+    ours, stand_in = report.stops
+    assert ours.stop_epoch == stand_in.stop_epoch == 5
+    assert ours.kept_epoch == stand_in.kept_epoch == 3
