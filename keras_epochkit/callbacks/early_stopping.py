@@ -58,12 +58,15 @@ def _as_list(value, name: str) -> list:
 
 
 def _flat_metrics(model) -> list:
-    found, stack = [], list(getattr(model, "metrics", []) or [])
+    found, seen, stack = [], set(), list(getattr(model, "metrics", []) or [])
     while stack:
         metric = stack.pop(0)
+        if id(metric) in seen:
+            continue
+        seen.add(id(metric))
         found.append(metric)
         inner = getattr(metric, "metrics", None)
-        if isinstance(inner, (list, tuple)) and inner is not metric:
+        if isinstance(inner, (list, tuple)):
             stack.extend(inner)
     return found
 
@@ -160,8 +163,10 @@ class EarlyStopping(keras.callbacks.Callback):
     State (`get_state`/`set_state`): the best value and epoch, the stop
     epoch, code and reason, the resolved modes, every rule's state and the
     best weights (a list of numpy arrays); everything else is JSON-able. A
-    state set with `set_state` survives the next `on_train_begin`, so a
-    resumed `fit(initial_epoch=...)` continues exactly.
+    state set with `set_state` before `fit` survives that fit's
+    `on_train_begin`, and one set during the first epoch (as
+    `keras_epochkit.callbacks.BackupAndRestore` does) takes effect at once,
+    so a resumed `fit(initial_epoch=...)` continues exactly.
 
     Example:
 
@@ -203,7 +208,9 @@ class EarlyStopping(keras.callbacks.Callback):
         self.mode = mode
         self.min_delta = abs(check_number("min_delta", min_delta))
         self.patience = check_int("patience", patience)
-        self.verbose = check_int("verbose", verbose)
+        # Keras accepts verbose=True/False too.
+        self.verbose = int(verbose) if isinstance(verbose, bool) else verbose
+        check_int("verbose", self.verbose)
         self.baselines = [
             None if b is None else check_number("baseline", b)
             for b in self._per_monitor(baseline, "baseline")
@@ -365,6 +372,12 @@ class EarlyStopping(keras.callbacks.Callback):
             return
         self._reset()
 
+    def on_epoch_begin(self, epoch, logs=None):
+        # A state set before this fit was consumed by `on_train_begin`; one set
+        # after it (a backup restored at the first epoch) must not survive
+        # into the next fit.
+        self._resuming = False
+
     def get_state(self) -> dict[str, Any]:
         """The state needed to continue exactly; see the class docstring."""
         return {
@@ -493,6 +506,7 @@ class EarlyStopping(keras.callbacks.Callback):
         return values
 
     def on_epoch_end(self, epoch, logs=None):
+        self._resuming = False
         if logs is None:
             logs = {}
         values = self._read(logs)
@@ -552,6 +566,7 @@ class EarlyStopping(keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
     def on_train_end(self, logs=None):
+        self._resuming = False
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
                 print(

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 MIN_DELTA_MODES = ("abs", "rel")
 
 
 def check_int(name: str, value, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < minimum
+    ):
         raise ValueError(
             f"`{name}` must be an integer >= {minimum}; received {name}={value!r}."
         )
-    return value
+    return int(value)
 
 
 def check_number(name: str, value, minimum: float | None = None, strict=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"`{name}` must be a number; received {name}={value!r}.")
     value = float(value)
     if not math.isfinite(value):

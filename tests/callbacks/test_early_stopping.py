@@ -25,7 +25,7 @@ def epoch_model():
     return model
 
 
-def drive(callback, logs_per_epoch, model, epochs=None, start=0):
+def drive(callback, logs_per_epoch, model, epochs=None, start=0, before=()):
     """Runs `callback` through keras.callbacks.CallbackList on recorded logs.
 
     Returns the last epoch run, the epoch encoded in the final weights and the
@@ -36,7 +36,10 @@ def drive(callback, logs_per_epoch, model, epochs=None, start=0):
         on_epoch_end=lambda epoch, logs: seen.append(dict(logs))
     )
     callbacks = keras.callbacks.CallbackList(
-        [callback, record], model=model, epochs=epochs or len(logs_per_epoch), verbose=0
+        [*before, callback, record],
+        model=model,
+        epochs=epochs or len(logs_per_epoch),
+        verbose=0,
     )
     model.stop_training = False
     callbacks.on_train_begin()
@@ -392,3 +395,44 @@ def test_bad_arguments_raise_value_error_naming_the_argument():
     for kwargs, argument in BAD_ARGUMENTS:
         with pytest.raises(ValueError, match=f"`{argument}`"):
             EarlyStopping(**kwargs)
+
+
+def test_state_restored_at_first_epoch_begin_takes_effect_and_does_not_leak():
+    logs = _resume_logs()
+    model = epoch_model()
+    full = EarlyStopping(patience=6, restore_best_weights=True, smoothing="ema")
+    expected = drive(full, logs, model)
+
+    first = EarlyStopping(patience=6, restore_best_weights=True, smoothing="ema")
+    drive(first, logs[:12], model, epochs=len(logs))
+    state = first.get_state()
+
+    class Restorer(keras.callbacks.Callback):
+        """Restores the state where BackupAndRestore does: first on_epoch_begin."""
+
+        def __init__(self, target):
+            super().__init__()
+            self.target, self.done = target, False
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if not self.done:
+                self.target.set_state(state)
+                self.done = True
+
+    resumed = EarlyStopping(patience=6, restore_best_weights=True, smoothing="ema")
+    got = drive(resumed, logs, model, start=12, before=[Restorer(resumed)])
+    assert got[:2] == expected[:2]
+    assert resumed.best_epoch == full.best_epoch
+    # A later fit starts from scratch, as a fresh callback would.
+    again = drive(resumed, logs, model)
+    fresh = drive(
+        EarlyStopping(patience=6, restore_best_weights=True, smoothing="ema"),
+        logs,
+        model,
+    )
+    assert again[:2] == fresh[:2]
+
+
+def test_accepts_numpy_numbers_and_boolean_verbose_like_keras():
+    stop = EarlyStopping(patience=np.int64(3), baseline=np.float32(0.5), verbose=True)
+    assert (stop.patience, stop.baseline, stop.verbose) == (3, np.float32(0.5), 1)
