@@ -237,7 +237,12 @@ class OverfittingMonitor(keras.callbacks.Callback):
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Restores a `get_state()` result; the next train begin keeps it."""
+        """Restores a `get_state()` result.
+
+        Called before `fit` (or between `on_train_begin` and the first epoch,
+        as a resuming `BackupAndRestore` does), the restored state is kept by
+        that run's `on_train_begin` instead of being reset.
+        """
         self._tracker.set_state(state)
         self.stopped_epoch = int(state["stopped_epoch"])
         self.lr_reductions = int(state["lr_reductions"])
@@ -273,6 +278,7 @@ class OverfittingMonitor(keras.callbacks.Callback):
             self._reduce_learning_rate(epoch)
 
     def on_train_end(self, logs=None):
+        self._restored = False
         if self._attached_schedule is not None:
             self._attached_schedule.detach()
             self._attached_schedule = None

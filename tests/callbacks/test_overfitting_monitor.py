@@ -289,6 +289,19 @@ def test_state_round_trip_continues_exactly():
     assert resumed.get_state() == whole.get_state()
 
 
+def test_restored_state_is_kept_for_one_run_only():
+    first = OverfittingMonitor(verbose=0)
+    first.on_train_begin()
+    _feed(first, _hand_logs()[:7])
+    monitor = OverfittingMonitor(verbose=0)
+    monitor.set_state(first.get_state())
+    monitor.on_train_begin()
+    assert monitor.onset_epoch == 2
+    monitor.on_train_end()
+    monitor.on_train_begin()
+    assert monitor.onset_epoch == -1
+
+
 def test_train_begin_resets_state():
     monitor = OverfittingMonitor(verbose=0)
     monitor.on_train_begin()
