@@ -45,7 +45,9 @@ class OverfittingMonitor(keras.callbacks.Callback):
     from which validation kept getting worse while training kept improving.
     A later new best validation value clears the onset (`-1` again), since
     the degradation did not last, and detection starts over. Epochs whose
-    values are NaN or infinite are ignored.
+    values are NaN or infinite are ignored. The defaults were chosen on the
+    EpochBench learning curves (see the "Detecting overfitting" guide for
+    their detection and false-alarm rates).
 
     At train end it prints one line (with `verbose=1`) and keeps it in
     `summary`, e.g. "overfitting began at epoch 14: val_loss +23% from its best
@@ -59,8 +61,8 @@ class OverfittingMonitor(keras.callbacks.Callback):
         mode: One of `"auto"`, `"min"`, `"max"`: whether lower or higher
             values are better; `"auto"` infers it from the name (losses and
             errors: min; accuracies and scores: max). Defaults to `"auto"`.
-        window: Number of most recent epochs in the slope test, at least 3.
-            Defaults to `12`.
+        window: Number of most recent epochs in the slope test (none before
+            the best epoch so far), at least 3. Defaults to `12`.
         significance: p-value below which the slope counts as a real rise.
             Defaults to `0.05`.
         patience: Consecutive degrading epochs that make the degradation
