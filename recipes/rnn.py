@@ -279,6 +279,11 @@ def main(argv=None) -> dict:
         or getattr(budget, "stop_reason", "")
         or "epoch budget used up",
         "overfitting_onset_epoch": onset + 1 if onset >= 0 else None,
+        "history": {
+            key: [float(v) for v in values]
+            for key, values in history.history.items()
+            if key in ("loss", "val_loss")
+        },
         "fit_seconds": round(fit_seconds, 2),
         "wall_seconds": 0.0,
         "test_classification_report": report_callback.reports[-1]["report"]
