@@ -30,6 +30,8 @@ import time
 import numpy as np
 
 LENGTH, CHANNELS = 1000, 3
+# Differences below this many milliseconds are within the timing noise.
+NOISE_MS = 1.0
 BACKENDS = ("tensorflow", "jax", "torch")
 LAYERS = (
     "RandomJitter",
@@ -240,6 +242,7 @@ def main():
             check=True,
         )
         measured[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(backend, json.dumps(measured[backend]), file=sys.stderr)
 
     headers = ["layer", "reference", "reference ms"]
     for backend in backends:
@@ -252,6 +255,10 @@ def main():
         for backend in backends:
             for where in ("in_model", "tf_data"):
                 ms = measured[backend][where][name]
+                if ms < NOISE_MS:
+                    # The step with the layer was not measurably slower.
+                    row.append(f"< {NOISE_MS:.0f} (n/a)")
+                    continue
                 row.append(f"{ms:.1f} ({ref / ms:.1f}x)")
                 if labels[name].startswith("tsaug"):
                     key = (backend, where)
@@ -272,12 +279,14 @@ def main():
         f"{args.repeats} repeats, CPU only (no GPU was available). In-model: a "
         "compiled training step with the layer minus the same step without it "
         "(`jit_compile=True` on TensorFlow and JAX, eager PyTorch); tf.data: per "
-        "batch of a pipeline mapping the layer minus the bare pipeline. In "
+        "batch of a pipeline mapping the layer minus the bare pipeline "
+        f"(`< {NOISE_MS:.0f}`: no measurable difference, no ratio). In "
         "parentheses: reference time / layer time (above 1: the layer is faster). "
         "The reference runs the same batch in numpy on the host: tsaug's "
         "transform where one exists, otherwise a plain numpy implementation of "
         "the definition (in the script). Measured on a shared 2-core machine "
-        "with other jobs running, so single figures are noisy.\n\n"
+        "with other jobs running (load average about 11), so single figures "
+        "are noisy; repeats were cut to keep the run near 15 minutes.\n\n"
         + markdown_table(headers, rows)
         + "\n\n"
         + notes
