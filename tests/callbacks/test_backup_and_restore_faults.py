@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 
 import keras
 import numpy as np
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.slow
 
 CHILD = pathlib.Path(__file__).with_name("fault_child.py")
 KILL_POINTS = ("EPOCH_END", "BATCH_END", "WRITE")
+CHILD_TIMEOUT = 300  # seconds; a healthy child finishes in a few
 
 
 def start(workdir, mode):
@@ -42,7 +44,7 @@ def start(workdir, mode):
 
 def run_to_end(workdir, mode):
     proc = start(workdir, mode)
-    out, _ = proc.communicate(timeout=300)
+    out, _ = proc.communicate(timeout=CHILD_TIMEOUT)
     assert proc.returncode == 0 and "DONE" in out
     return json.loads((pathlib.Path(workdir) / "result.json").read_text())
 
@@ -55,6 +57,9 @@ def run_until_killed(workdir, mode, point, occurrence):
     """
     proc = start(workdir, mode)
     events, seen = [], 0
+    # A child that hangs is killed and reported, never waited on forever.
+    watchdog = threading.Timer(CHILD_TIMEOUT, proc.kill)
+    watchdog.start()
     try:
         for line in proc.stdout:
             events.append(line.split())
@@ -64,10 +69,11 @@ def run_until_killed(workdir, mode, point, occurrence):
                     proc.send_signal(signal.SIGKILL)
                     proc.wait(timeout=60)
                     return events, True
-        proc.wait(timeout=300)
-        assert proc.returncode == 0, f"the child failed on its own: {events[-3:]}"
+        proc.wait(timeout=CHILD_TIMEOUT)
+        assert proc.returncode == 0, f"the child failed or hung: {events[-3:]}"
         return events, False
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
@@ -90,12 +96,19 @@ def published(workdir):
     return json.loads(pointer.read_text())["checkpoint"] if pointer.exists() else None
 
 
-def kill_and_resume(workdir, mode, kills, rng):
+# Which occurrence of each event a run is killed at. Early kills exercise
+# restarts before any backup exists; late ones (after the first backup is
+# published: 4 batches and 4 writes per epoch) make every restart a restore.
+EARLY = {"EPOCH_END": (1, 4), "BATCH_END": (1, 4), "WRITE": (1, 6)}
+LATE = {"EPOCH_END": (2, 4), "BATCH_END": (5, 12), "WRITE": (5, 12)}
+
+
+def kill_and_resume(workdir, mode, kills, rng, occurrences=EARLY):
     outcomes = {point: 0 for point in KILL_POINTS}
     digests, restored_matches = {}, 0
     while sum(outcomes.values()) < kills:
         point = rng.choice(KILL_POINTS)
-        occurrence = rng.randint(1, 4 if point != "WRITE" else 6)
+        occurrence = rng.randint(*occurrences[point])
         expected = digests.get(published(workdir))
         events, killed = run_until_killed(workdir, mode, point, occurrence)
         for event in events:
@@ -154,7 +167,9 @@ def test_after_kills_with_augmentation_restored_state_equals_saved_state(
     tmp_path, capsys
 ):
     rng = random.Random(7)
-    outcomes, restores, _ = kill_and_resume(tmp_path, "augmented", kills=6, rng=rng)
+    outcomes, restores, _ = kill_and_resume(
+        tmp_path, "augmented", kills=6, rng=rng, occurrences=LATE
+    )
     with capsys.disabled():
         print(
             f"\n[{keras.backend.backend()}] augmented and shuffled: "
