@@ -92,7 +92,7 @@ class BalancedAccuracy(ConfusionCounts):
         if self.adjusted:
             chance = 1.0 / ops.maximum(count, 1.0)
             score = ops.where(count > 1, (score - chance) / (1.0 - chance), 0.0)
-        return self._guard(ops.where(count > 0, score, 0.0))
+        return self._propagate_nan(ops.where(count > 0, score, 0.0), matrix)
 
     def get_config(self) -> dict:
         config = super().get_config()

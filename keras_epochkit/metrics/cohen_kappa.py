@@ -122,7 +122,7 @@ class CohenKappa(ConfusionCounts):
         defined = expected > 0
         kappa = (expected - observed) / ops.where(defined, expected, 1.0)
         fill = zero_division_value(self.zero_division)
-        return self._guard(ops.where(defined, kappa, fill))
+        return self._propagate_nan(ops.where(defined, kappa, fill), matrix)
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import keras
 import numpy as np
@@ -228,9 +229,6 @@ class ConfusionCounts(keras.metrics.Metric):
                 dtype=self.dtype,
                 name="stat_scores",
             )
-        self.out_of_range = self.add_variable(
-            shape=(), initializer="zeros", dtype=self.dtype, name="out_of_range"
-        )
 
     # Input formatting -------------------------------------------------
 
@@ -266,18 +264,16 @@ class ConfusionCounts(keras.metrics.Metric):
         labels = np.asarray(y_true)
         if labels.dtype.kind not in "iub" and not np.all(labels == np.round(labels)):
             return
-        labels = (
-            labels[labels != self.ignore_class]
-            if self.ignore_class is not None
-            else labels
-        )
+        shape = labels.shape
+        if self.ignore_class is not None:
+            labels = labels[labels != self.ignore_class]
         bad = labels[(labels < valid_values[0]) | (labels > valid_values[1])]
         if bad.size:
             raise ValueError(
                 f"{type(self).__name__}(task={self.task!r}): labels must be in "
                 f"[{valid_values[0]}, {valid_values[1]}]; received "
                 f"{sorted(set(bad.ravel().tolist()))[:10]} in y_true of shape "
-                f"{labels.shape if labels.ndim else ()}."
+                f"{shape}."
             )
 
     def _multiclass_inputs(self, y_true, y_pred):
@@ -375,38 +371,35 @@ class ConfusionCounts(keras.metrics.Metric):
         return ops.cast(y_pred > self.threshold, self.dtype)
 
     def _labels_01(self, y_true, weights):
-        """Masks ignored and out-of-range 0/1 labels; returns labels, weights, bad."""
+        """Zero weight for ignored labels, NaN weight for labels other than 0/1."""
         y_true = ops.cast(y_true, self.dtype)
-        keep = ops.ones_like(y_true, dtype="bool")
-        if self.ignore_class is not None:
-            keep = ops.not_equal(y_true, self.ignore_class)
         in_range = ops.logical_or(ops.equal(y_true, 0), ops.equal(y_true, 1))
-        bad = ops.sum(
-            ops.cast(ops.logical_and(keep, ops.logical_not(in_range)), self.dtype)
-        )
-        keep = ops.logical_and(keep, in_range)
-        weights = ops.where(keep, weights, ops.zeros_like(weights))
-        y_true = ops.where(keep, y_true, ops.zeros_like(y_true))
-        return y_true, weights, bad
+        weights = ops.where(in_range, weights, math.nan)
+        if self.ignore_class is not None:
+            weights = ops.where(ops.equal(y_true, self.ignore_class), 0.0, weights)
+        return ops.where(in_range, y_true, 0.0), weights
 
     def _index_mask(self, true_idx, weights):
-        """Masks ignored and out-of-range class indices."""
+        """Zero weight for the ignored class, NaN weight for indices out of range.
+
+        A NaN weight turns the counts, and so the result, into NaN until the
+        next reset: a compiled step cannot raise, and a silent wrong number
+        would be worse.
+        """
         c = self._classes
-        keep = ops.ones_like(true_idx, dtype="bool")
-        if self.ignore_class is not None:
-            keep = ops.not_equal(true_idx, self.ignore_class)
         in_range = ops.logical_and(true_idx >= 0, true_idx < c)
-        bad = ops.sum(
-            ops.cast(ops.logical_and(keep, ops.logical_not(in_range)), self.dtype)
-        )
-        keep = ops.logical_and(keep, in_range)
-        weights = ops.where(keep, weights, ops.zeros_like(weights))
-        true_idx = ops.where(keep, true_idx, ops.zeros_like(true_idx))
-        return true_idx, weights, bad
+        if weights is None:
+            weights = ops.where(in_range, 1.0, math.nan)
+        else:
+            weights = ops.where(in_range, weights, math.nan)
+        if self.ignore_class is not None:
+            weights = ops.where(ops.equal(true_idx, self.ignore_class), 0.0, weights)
+        weights = ops.cast(weights, self.dtype)
+        return ops.clip(true_idx, 0, c - 1), weights
 
     # State updates ----------------------------------------------------
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None):
         """Accumulates the confusion counts of a batch.
 
         Args:
@@ -436,7 +429,7 @@ class ConfusionCounts(keras.metrics.Metric):
     def _update_binary(self, y_true, y_pred, sample_weight):
         y_true, y_pred = self._binary_inputs(y_true, y_pred)
         weights = self._format_weights(sample_weight, y_pred)
-        y_true, weights, bad = self._labels_01(ops.reshape(y_true, (-1,)), weights)
+        y_true, weights = self._labels_01(ops.reshape(y_true, (-1,)), weights)
         positive = self._positive(ops.reshape(y_pred, (-1,)))
         if self._uses_matrix:
             self._add_to_matrix(
@@ -444,7 +437,6 @@ class ConfusionCounts(keras.metrics.Metric):
             )
         else:
             self._add_stat_scores(y_true[:, None], positive[:, None], weights[:, None])
-        self.out_of_range.assign_add(bad)
 
     def _update_multilabel(self, y_true, y_pred, sample_weight):
         c = self.num_classes
@@ -458,25 +450,23 @@ class ConfusionCounts(keras.metrics.Metric):
             )
         weights = self._format_weights(sample_weight, y_pred[..., 0])
         weights = ops.reshape(weights[:, None] * ops.ones((1, c), self.dtype), (-1,))
-        y_true, weights, bad = self._labels_01(ops.reshape(y_true, (-1,)), weights)
+        y_true, weights = self._labels_01(ops.reshape(y_true, (-1,)), weights)
         positive = self._positive(ops.reshape(y_pred, (-1, c)))
         self._add_stat_scores(
             ops.reshape(y_true, (-1, c)), positive, ops.reshape(weights, (-1, c))
         )
-        self.out_of_range.assign_add(bad)
 
     def _update_multiclass(self, y_true, y_pred, sample_weight):
         c = self.num_classes
         true_idx, pred, sparse_pred, ones = self._multiclass_inputs(y_true, y_pred)
-        weights = self._format_weights(sample_weight, ones)
-        true_idx, weights, bad = self._index_mask(true_idx, weights)
+        weights = None
+        if sample_weight is not None:
+            weights = self._format_weights(sample_weight, ones)
+        true_idx, weights = self._index_mask(true_idx, weights)
         if sparse_pred:
-            pred_bad = ops.logical_or(pred < 0, pred >= c)
-            bad = bad + ops.sum(
-                ops.cast(ops.logical_and(weights > 0, pred_bad), self.dtype)
-            )
-            pred_idx = ops.where(pred_bad, ops.zeros_like(pred), pred)
-            weights = ops.where(pred_bad, ops.zeros_like(weights), weights)
+            pred_in_range = ops.logical_and(pred >= 0, pred < c)
+            weights = ops.where(pred_in_range, weights, math.nan)
+            pred_idx = ops.clip(pred, 0, c - 1)
         elif self.top_k is None or self.top_k == 1:
             pred_idx = ops.cast(ops.argmax(pred, axis=-1), "int32")
         else:
@@ -491,7 +481,6 @@ class ConfusionCounts(keras.metrics.Metric):
                 _, top = ops.top_k(ops.cast(pred, "float32"), self.top_k)
                 predicted = ops.sum(ops.one_hot(top, c, dtype=self.dtype), axis=1)
             self._add_stat_scores(truth, predicted, weights[:, None])
-        self.out_of_range.assign_add(bad)
 
     def _add_stat_scores(self, truth, predicted, weights):
         """Adds per-class tp, predicted, actual and total weight: (4, classes)."""
@@ -500,7 +489,7 @@ class ConfusionCounts(keras.metrics.Metric):
         tp = ops.sum(weighted_truth * predicted, axis=0)
         pred_sum = ops.sum(weighted_pred, axis=0)
         true_sum = ops.sum(weighted_truth, axis=0)
-        total = ops.sum(weights * ops.ones_like(truth), axis=0)
+        total = ops.sum(weights, axis=0) * ops.ones_like(tp)
         self.stat_scores.assign_add(ops.stack([tp, pred_sum, true_sum, total]))
 
     def _add_to_matrix(self, true_idx, pred_idx, weights):
@@ -538,11 +527,9 @@ class ConfusionCounts(keras.metrics.Metric):
             return [i for i in range(columns) if i != self.ignore_class]
         return list(range(columns))
 
-    def _guard(self, value):
-        """NaN when out-of-range labels were seen."""
-        bad = ops.convert_to_tensor(self.out_of_range) > 0
-        nan = ops.full_like(value, math.nan)
-        return ops.where(bad, nan, value)
+    def _propagate_nan(self, value, counts):
+        """`value`, or NaN when the counts are NaN (labels out of range)."""
+        return value + 0.0 * ops.sum(counts)
 
     def result(self):
         raise NotImplementedError(
@@ -619,54 +606,73 @@ class AveragedScore(ConfusionCounts):
         self.class_id = class_id
         self._direction = "up"
 
-    def _ratio_terms(self, tp, fp, fn):
+    def _ratio_terms(self, tp, pred_sum, true_sum):
         raise NotImplementedError
 
+    def _counts(self):
+        """Per-class true positives, predicted positives and support."""
+        if self._uses_matrix:
+            matrix = ops.convert_to_tensor(self.confusion)
+            return ops.diagonal(matrix), ops.sum(matrix, 0), ops.sum(matrix, 1)
+        scores = ops.convert_to_tensor(self.stat_scores)
+        return scores[0], scores[1], scores[2]
+
     def _divide(self, numerator, denominator):
-        empty = ops.equal(denominator, 0)
-        safe = ops.where(empty, ops.ones_like(denominator), denominator)
-        fill = ops.full_like(numerator, zero_division_value(self.zero_division))
-        return ops.where(empty, fill, numerator / safe)
+        defined = denominator > 0
+        ratio = numerator / ops.where(defined, denominator, 1.0)
+        fill = zero_division_value(self.zero_division)
+        if fill == 0.0:
+            return ratio  # the numerator is 0 wherever the denominator is
+        # NaN counts (labels out of range) must stay NaN.
+        return ops.where(defined | ops.isnan(denominator), ratio, fill)
 
     def per_class(self):
         """The score of every class (or of the positive class for binary)."""
-        tp, fp, fn, _, _ = self.stat_scores_per_class()
-        return self._divide(*self._ratio_terms(tp, fp, fn))
+        return self._divide(*self._ratio_terms(*self._counts()))
 
     def result(self):
-        tp, fp, fn, _, support = self.stat_scores_per_class()
+        tp, pred_sum, true_sum = self._counts()
         if self.task == "binary":
-            return self._guard(self._divide(*self._ratio_terms(tp, fp, fn))[0])
+            return self._divide(*self._ratio_terms(tp, pred_sum, true_sum))[0]
         if self.class_id is not None:
-            index = self.class_id
-            score = self._divide(*self._ratio_terms(tp, fp, fn))[index]
-            return self._guard(score)
+            return self._divide(*self._ratio_terms(tp, pred_sum, true_sum))[
+                self.class_id
+            ]
         included = self._included_classes()
         if len(included) < self.num_classes:
             index = ops.convert_to_tensor(included, "int32")
-            tp, fp, fn, support = (ops.take(v, index) for v in (tp, fp, fn, support))
+            tp, pred_sum, true_sum = (
+                ops.take(v, index) for v in (tp, pred_sum, true_sum)
+            )
         if self.average == "micro":
             numerator, denominator = self._ratio_terms(
-                ops.sum(tp), ops.sum(fp), ops.sum(fn)
+                ops.sum(tp), ops.sum(pred_sum), ops.sum(true_sum)
             )
-            return self._guard(self._divide(numerator, denominator))
-        scores = self._divide(*self._ratio_terms(tp, fp, fn))
+            return self._divide(numerator, denominator)
+        scores = self._divide(*self._ratio_terms(tp, pred_sum, true_sum))
         if self.average is None:
             return {
-                f"{self.name}_{self._class_label(i)}": self._guard(scores[j])
+                f"{self.name}_{self._class_label(i)}": scores[j]
                 for j, i in enumerate(included)
             }
+        if self.zero_division != "nan":
+            mean = ops.mean(scores)
+            if self.average == "macro":
+                return mean
+            total = ops.sum(true_sum)
+            weighted = ops.sum(scores * true_sum) / ops.where(total > 0, total, 1.0)
+            return ops.where(total == 0, mean, weighted)
+        # zero_division="nan": undefined classes are left out of the averages.
         present = ops.logical_not(ops.isnan(scores))
-        values = ops.where(present, scores, ops.zeros_like(scores))
+        values = ops.where(present, scores, 0.0)
         counts = ops.cast(present, self.dtype)
-        mean = ops.sum(values) / ops.maximum(ops.sum(counts), 1.0)
-        mean = ops.where(ops.sum(counts) > 0, mean, math.nan)
+        mean = ops.sum(values) / ops.sum(counts)  # NaN when no class is defined
         if self.average == "macro":
-            return self._guard(mean)
-        weights = support * counts
+            return self._propagate_nan(mean, true_sum)
+        weights = true_sum * counts
         total = ops.sum(weights)
         weighted = ops.sum(values * weights) / ops.where(total > 0, total, 1.0)
-        return self._guard(ops.where(total > 0, weighted, mean))
+        return self._propagate_nan(ops.where(total > 0, weighted, mean), true_sum)
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -105,7 +105,7 @@ class ConfusionMatrix(ConfusionCounts):
         if not self._uses_matrix:
             tp, fp, fn, tn, _ = self.stat_scores_per_class()
             blocks = ops.stack([ops.stack([tn, fp], -1), ops.stack([fn, tp], -1)], 1)
-            return self._guard(blocks)
+            return blocks
         matrix = ops.convert_to_tensor(self.confusion)
         if self.normalize == "true":
             totals = ops.sum(matrix, axis=1, keepdims=True)
@@ -114,9 +114,9 @@ class ConfusionMatrix(ConfusionCounts):
         elif self.normalize == "all":
             totals = ops.sum(matrix)
         else:
-            return self._guard(matrix)
+            return matrix
         safe = ops.where(totals > 0, totals, ops.ones_like(totals))
-        return self._guard(ops.where(totals > 0, matrix / safe, 0.0))
+        return self._propagate_nan(ops.where(totals > 0, matrix / safe, 0.0), matrix)
 
     def get_config(self) -> dict:
         config = super().get_config()

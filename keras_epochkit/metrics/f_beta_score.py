@@ -97,9 +97,9 @@ class FBetaScore(AveragedScore):
             dtype=dtype,
         )
 
-    def _ratio_terms(self, tp, fp, fn):
+    def _ratio_terms(self, tp, pred_sum, true_sum):
         b2 = self.beta**2
-        return (1.0 + b2) * tp, b2 * (tp + fn) + (tp + fp)
+        return (1.0 + b2) * tp, b2 * true_sum + pred_sum
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -95,7 +95,9 @@ class MatthewsCorrelation(ConfusionCounts):
         scale = ops.sqrt(ops.where(defined, cov_pred, 1.0)) * ops.sqrt(
             ops.where(defined, cov_true, 1.0)
         )
-        return self._guard(ops.where(defined, cov_true_pred / scale, 0.0))
+        return self._propagate_nan(
+            ops.where(defined, cov_true_pred / scale, 0.0), matrix
+        )
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -57,5 +57,5 @@ class Precision(AveragedScore):
 
     _default_name = "precision"
 
-    def _ratio_terms(self, tp, fp, fn):
-        return tp, tp + fp
+    def _ratio_terms(self, tp, pred_sum, true_sum):
+        return tp, pred_sum

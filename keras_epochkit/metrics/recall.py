@@ -57,5 +57,5 @@ class Recall(AveragedScore):
 
     _default_name = "recall"
 
-    def _ratio_terms(self, tp, fp, fn):
-        return tp, tp + fn
+    def _ratio_terms(self, tp, pred_sum, true_sum):
+        return tp, true_sum
