@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any
 
+from keras_epochkit import _atomic
 from keras_epochkit.analysis._logs import load_logs
 from keras_epochkit.analysis.analysis_report import AnalysisReport
 
@@ -20,21 +20,6 @@ def _matplotlib():
             "`pip install keras-epochkit[plot]`."
         ) from error
     return Figure, FigureCanvasAgg
-
-
-def _save_png_atomically(figure, path: str, dpi: int) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".epochkit-plot-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            figure.savefig(f, format="png", dpi=dpi)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def plot(
@@ -164,5 +149,6 @@ def plot(
     axes.legend(fontsize="small")
     figure.tight_layout()
     if path is not None:
-        _save_png_atomically(figure, os.fspath(path), dpi)
+        with _atomic.atomic_path(path) as tmp:
+            figure.savefig(tmp, format="png", dpi=dpi)
     return figure
