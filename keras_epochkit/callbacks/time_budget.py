@@ -19,8 +19,9 @@ class TimeBudget(keras.callbacks.Callback):
     The deadline is `minutes` after the start of `fit` (plus any time already
     spent in a resumed run). At every epoch end the callback measures the
     epoch's duration, forecasts how many more epochs fit in the remaining
-    time (using the slowest of the last two epochs, leaving out the first
-    epoch of the run, which includes compilation, once others are measured),
+    time (the slower of the last two epochs, each timed from the end of its
+    first batch and scaled to all its batches, so compiling in the first
+    batch does not count as a cost of every epoch),
     re-targets the optimizer's keras-epochkit schedule, if there is one, so
     its learning rate reaches the schedule's end value at the last epoch that
     fits, and stops when no further epoch fits. With `stop_mid_epoch=True` it
@@ -138,7 +139,8 @@ class TimeBudget(keras.callbacks.Callback):
             self._epoch_seconds = []
         self._restored = False
         self._started = self.clock()
-        self._fit_first = len(self._epoch_seconds)
+        self._forecasts = []
+        self._first_batch_end = None
         self._epoch = 0
         self._batch_seconds = 0.0
         self.stopped_epoch = None
@@ -148,6 +150,7 @@ class TimeBudget(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self._epoch = epoch
         self._epoch_started = self.clock()
+        self._first_batch_end = None
         self._epoch_step = _budget.iterations(self.model)
         if self._schedule is not None and not self._bound and self._steps_per_epoch:
             # Until an epoch is measured, plan for the epochs `fit` asked for.
@@ -163,6 +166,8 @@ class TimeBudget(keras.callbacks.Callback):
             self._batch_started = self.clock()
 
     def on_train_batch_end(self, batch, logs=None) -> None:
+        if self._first_batch_end is None:
+            self._first_batch_end = (self.clock(), batch + 1)
         if not self.stop_mid_epoch:
             return
         seconds = self.clock() - self._batch_started
@@ -173,18 +178,17 @@ class TimeBudget(keras.callbacks.Callback):
             self._stop(self._epoch, "the next batch would pass the deadline")
 
     def on_epoch_end(self, epoch, logs=None) -> None:
-        self._epoch_seconds.append(self.clock() - self._epoch_started)
+        now = self.clock()
+        self._epoch_seconds.append(now - self._epoch_started)
         step = _budget.iterations(self.model)
+        self._forecasts.append(self._steady_epoch_seconds(now))
         steps = step - self._epoch_step
         if steps > 0:
             self._steps_per_epoch = steps
         if self.stopped_epoch is not None:
             self.stopped_epoch = epoch
             return
-        measured = self._epoch_seconds[self._fit_first :]
-        if len(measured) > 1:
-            measured = measured[1:]  # the first epoch of a fit includes compiling
-        forecast = sync.max_across_processes(max(measured[-2:]))
+        forecast = sync.max_across_processes(max(self._forecasts[-2:]))
         elapsed = sync.max_across_processes(self.elapsed_seconds)
         remaining = self.budget_seconds - elapsed
         fits = int(remaining // forecast) if forecast > 0 else 10**9
@@ -201,6 +205,21 @@ class TimeBudget(keras.callbacks.Callback):
         if fits < 1 and epochs_left > 0:
             self.model.stop_training = True
             self._stop(epoch, "no further epoch fits")
+
+    def _steady_epoch_seconds(self, now: float) -> float:
+        """The epoch's duration without its first batch, scaled to all batches."""
+        whole = now - self._epoch_started
+        if self._first_batch_end is None:
+            return whole
+        first_end, first_batches = self._first_batch_end
+        batches = self._batches_in_epoch()
+        if batches is None or batches <= first_batches:
+            return whole
+        return (now - first_end) * batches / (batches - first_batches)
+
+    def _batches_in_epoch(self):
+        steps = self._steps_per_epoch
+        return int(steps) if steps else None
 
     def on_train_end(self, logs=None) -> None:
         if self._schedule is not None:
@@ -231,4 +250,3 @@ class TimeBudget(keras.callbacks.Callback):
             self._restored = True  # applied by the next on_train_begin
         else:
             self._started = self.clock()
-            self._fit_first = len(self._epoch_seconds)
