@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -74,13 +75,14 @@ class ClassificationReport(keras.callbacks.Callback):
     >>> report = ek.callbacks.ClassificationReport(every_n_epochs=0, print_fn=None)
     >>> _ = model.fit(x, y, validation_data=(x, y), epochs=1, verbose=0,
     ...               callbacks=[report])
-    >>> report.last_report["macro avg"]["f1-score"]
+    >>> macro = report.last_report["macro avg"]
+    >>> macro["f1-score"]
     1.0
     """
 
     def __init__(
         self,
-        validation_data=None,
+        validation_data: Any = None,
         confusion_matrix: str | ConfusionMatrix | None = None,
         class_names: list[str] | None = None,
         every_n_epochs: int = 1,
