@@ -180,7 +180,7 @@ def main(argv=None) -> dict:
     local_batch = setup.local_batch_size(args.batch_size)
     # With several processes each one feeds its own part of every batch.
     train, val, test = (
-        tuple(setup.shard(a, global_batch) for a in split)
+        tuple(setup.trim(setup.shard(a, global_batch)) for a in split)
         for split in (train, val, test)
     )
     os.makedirs(args.output, exist_ok=True)

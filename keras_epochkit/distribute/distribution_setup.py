@@ -119,6 +119,25 @@ class DistributionSetup:
             rows.append(np.arange(first, first + part))
         return array[np.concatenate(rows)] if rows else array[:0]
 
+    def trim(self, array: np.ndarray) -> np.ndarray:
+        """Drops the last rows so that every batch splits evenly over replicas.
+
+        JAX's `DataParallel` needs every batch, the last one too, to divide
+        by the number of devices; this drops the `len(array) % num_replicas`
+        last rows (none on one replica or on TensorFlow, whose strategies
+        split ragged batches themselves). Apply it after `shard`.
+
+        Args:
+            array: the samples, first axis is the batch axis.
+
+        Returns:
+            `array` without its ragged tail.
+        """
+        replicas = self.num_replicas // self.process_count
+        if self.backend != "jax" or replicas <= 1:
+            return array
+        return array[: len(array) - len(array) % replicas]
+
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:
         """A context to build and compile the model in.
