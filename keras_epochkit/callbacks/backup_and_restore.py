@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -15,6 +16,8 @@ import numpy as np
 
 import keras_epochkit
 from keras_epochkit import _atomic
+from keras_epochkit.callbacks._budget import inner_optimizer
+from keras_epochkit.schedules.budget_schedule import BudgetSchedule
 
 # Bump when the layout of a backup changes; see `BackupAndRestore` for what a
 # reader does with a backup written in another format.
@@ -259,7 +262,8 @@ class BackupAndRestore(keras.callbacks.Callback):
         staging = self.backup_dir / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
         staging.mkdir(parents=True)
         try:
-            model.save_weights(staging / _WEIGHTS)
+            with _schedule_attached(model):
+                model.save_weights(staging / _WEIGHTS)
             with open(staging / _ARRAYS, "wb") as f:
                 np.savez(f, **arrays)
             with open(staging / _STATE, "w") as f:
@@ -374,7 +378,8 @@ class BackupAndRestore(keras.callbacks.Callback):
         optimizer = getattr(model, "optimizer", None)
         if optimizer is not None and not optimizer.built:
             optimizer.build(model.trainable_variables)
-        model.load_weights(state["weights_path"])
+        with _schedule_attached(model):
+            model.load_weights(state["weights_path"])
         generators = _seed_generators(model)
         for generator, value in zip(generators, state["seed_generators"]):
             generator.state.assign(value)
@@ -396,6 +401,28 @@ class BackupAndRestore(keras.callbacks.Callback):
 
 class _IncompatibleBackup(ValueError):
     """A backup that must not be resumed from (another model or format)."""
+
+
+@contextlib.contextmanager
+def _schedule_attached(model):
+    """Holds the model's budget schedule attached to its optimizer meanwhile.
+
+    A budget schedule keeps its state in an optimizer variable only while a
+    callback has it attached (`EpochBudget` and `TimeBudget` detach it when
+    `fit` ends). Attaching it around every save and load makes each backup
+    hold that variable whatever the callbacks' order, so the weight files of
+    a backup and of the model that resumes from it always match.
+    """
+    optimizer = inner_optimizer(model)
+    schedule = getattr(optimizer, "_learning_rate", None)
+    if not isinstance(schedule, BudgetSchedule) or schedule.attached:
+        yield
+        return
+    schedule.attach(optimizer)
+    try:
+        yield
+    finally:
+        schedule.detach()
 
 
 def _fsync_file(path: pathlib.Path) -> None:

@@ -66,7 +66,7 @@ class _Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def train(digits, callbacks):
+def train(digits, callbacks, epochs=EPOCHS):
     model = make_model()
     (x, y), validation = digits
     history = model.fit(
@@ -74,7 +74,7 @@ def train(digits, callbacks):
         y,
         validation_data=validation,
         batch_size=100,
-        epochs=EPOCHS,
+        epochs=epochs,
         shuffle=False,
         verbose=0,
         callbacks=callbacks,
@@ -141,3 +141,30 @@ def test_nan_loss_stops_and_never_reaches_the_backed_up_best_weights(tmp_path, d
     assert all(np.isfinite(w).all() for w in saved)
     for ours, theirs in zip(saved, state["best_weights"]):
         np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("backup_first", [True, False], ids=["first", "last"])
+def test_final_backup_loads_whether_or_not_the_schedule_is_attached(
+    tmp_path, digits, backup_first
+):
+    # EpochBudget detaches its schedule when fit ends, before or after the
+    # final backup is written depending on the order; either way it loads.
+    budget = ek.callbacks.EpochBudget()
+    backup = ek.callbacks.BackupAndRestore(
+        tmp_path / "b", callbacks=[budget], delete_checkpoint=False
+    )
+    train(digits, [backup, budget] if backup_first else [budget, backup], epochs=2)
+
+    for attached in (False, True):
+        model = make_model()
+        schedule = model.optimizer._learning_rate
+        if attached:  # as EpochBudget does in fit: after the optimizer is built
+            model.optimizer.build(model.trainable_variables)
+            schedule.attach(model.optimizer)
+        reader = ek.callbacks.BackupAndRestore(
+            tmp_path / "b", callbacks=[ek.callbacks.EpochBudget()]
+        )
+        reader.set_model(model)
+        reader.on_train_begin()
+        assert reader.restored_epoch == 2
+        assert schedule.attached == attached
