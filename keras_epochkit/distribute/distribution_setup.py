@@ -123,9 +123,11 @@ class DistributionSetup:
         """Drops the last rows so that every batch splits evenly over replicas.
 
         JAX's `DataParallel` needs every batch, the last one too, to divide
-        by the number of devices; this drops the `len(array) % num_replicas`
-        last rows (none on one replica or on TensorFlow, whose strategies
-        split ragged batches themselves). Apply it after `shard`.
+        by the number of devices, and TensorFlow's strategies average the
+        replicas' mean losses, which weighs the rows of an unevenly split last
+        batch unequally. This drops the `len(array) % replicas` last rows,
+        where `replicas` is the number of this process's replicas (none with
+        one replica). Apply it after `shard`.
 
         Args:
             array: the samples, first axis is the batch axis.
@@ -134,7 +136,7 @@ class DistributionSetup:
             `array` without its ragged tail.
         """
         replicas = self.num_replicas // self.process_count
-        if self.backend != "jax" or replicas <= 1:
+        if replicas <= 1:
             return array
         return array[: len(array) - len(array) % replicas]
 
