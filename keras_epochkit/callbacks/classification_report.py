@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
 import keras
 import numpy as np
 
+from keras_epochkit import _atomic
 from keras_epochkit.metrics.confusion_matrix import ConfusionMatrix
 
 
@@ -250,7 +250,9 @@ class ClassificationReport(keras.callbacks.Callback):
         self.reports.append(entry)
         self._emit(entry, final=final)
         if self.path is not None:
-            _atomic_write_json(self.path, {"reports": self.reports})
+            _atomic.write_text(
+                self.path, json.dumps({"reports": self.reports}, indent=2)
+            )
 
     def _emit(self, entry: dict, final: bool = False) -> None:
         if self.print_fn is None:
@@ -369,19 +371,3 @@ def format_report(report: dict, digits: int = 2) -> str:
 
 def _support(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
-
-
-def _atomic_write_json(path: str, payload: dict) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".classification_report.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
