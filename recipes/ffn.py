@@ -249,6 +249,11 @@ def main(argv=None) -> dict:
         if report_callback.reports
         else None,
     }
+    if setup.process_count > 1 and not setup.is_chief:
+        # Saving gathers the weights from every process, so all take part;
+        # only process 0 keeps the file.
+        with tempfile.TemporaryDirectory() as scratch:
+            model.save(os.path.join(scratch, "model.keras"))
     if setup.is_chief:
         model.save(os.path.join(args.output, "model.keras"))
         plot_curves(
