@@ -104,6 +104,10 @@ def test_batch_helpers_and_sharding_follow_the_processes():
     np.testing.assert_array_equal(together, np.r_[0:70])
     with pytest.raises(ValueError, match="multiple of the process count"):
         setup.shard(rows, 31)
+    # Two replicas per process: an odd tail row is dropped, nothing else.
+    np.testing.assert_array_equal(setup.trim(np.arange(71)), np.arange(70))
+    single = DistributionSetup(backend=BACKEND, strategy="cpu", devices=("cpu:0",))
+    assert len(single.trim(np.arange(71))) == 71
 
 
 @pytest.mark.slow
