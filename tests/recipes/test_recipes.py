@@ -228,7 +228,7 @@ def test_two_jax_hosts_run_the_ffn_recipe_in_lockstep_and_only_chief_writes(
             "--output",
             str(tmp_path),
         ],
-    ).replace('"epochs_run"', '"process": process_id, "epochs_run"')
+    ).replace('"epochs_run":', '"process": process_id, "epochs_run":')
     # Each process writes to its own folder, so a stray write would show.
     code = code.replace(repr(str(tmp_path)), f"{str(tmp_path)!r} + f'/p{{process_id}}'")
     results = run_jax_multihost(code, processes=2, timeout=500)
