@@ -58,6 +58,11 @@ step "docs"
 
 markers=()
 [ "$fast" = 1 ] && markers=(-m "not slow")
+# Two workers by default: most tests are single-threaded Python and many wait
+# on subprocesses, so both cores stay busy. EPOCHKIT_TEST_WORKERS=0 runs in one.
+workers="${EPOCHKIT_TEST_WORKERS:-2}"
+parallel=()
+[ "$workers" != 0 ] && parallel=(-n "$workers")
 
 status=0
 total_passed=0
@@ -71,7 +76,7 @@ for backend in $backends; do
   t0=$(date +%s)
   set +e
   KERAS_BACKEND="$backend" "$py" -m pytest -p no:cacheprovider "${markers[@]}" \
-    --junitxml="$report" "${pytest_extra[@]}"
+    "${parallel[@]}" --durations=15 --junitxml="$report" "${pytest_extra[@]}"
   rc=$?
   set -e
   seconds=$(( $(date +%s) - t0 ))
