@@ -405,24 +405,34 @@ class _IncompatibleBackup(ValueError):
 
 @contextlib.contextmanager
 def _schedule_attached(model):
-    """Holds the model's budget schedule attached to its optimizer meanwhile.
+    """Holds the model's budget schedule attached, as the last optimizer variable.
 
     A budget schedule keeps its state in an optimizer variable only while a
-    callback has it attached (`EpochBudget` and `TimeBudget` detach it when
-    `fit` ends). Attaching it around every save and load makes each backup
-    hold that variable whatever the callbacks' order, so the weight files of
-    a backup and of the model that resumes from it always match.
+    callback has it attached (`EpochBudget` and `TimeBudget` attach it when
+    `fit` starts and detach it when `fit` ends), and where that variable sits
+    among the optimizer's variables depends on whether the optimizer was
+    built first, which differs between backends. Weight files match by
+    position, so around every save and load the schedule is attached and its
+    variable moved last; the optimizer is put back as it was afterwards.
     """
     optimizer = inner_optimizer(model)
     schedule = getattr(optimizer, "_learning_rate", None)
-    if not isinstance(schedule, BudgetSchedule) or schedule.attached:
+    if not isinstance(schedule, BudgetSchedule):
         yield
         return
-    schedule.attach(optimizer)
+    attached_here = not schedule.attached
+    if attached_here:
+        schedule.attach(optimizer)
+    # Index moves only: these lists compare variables by value, not identity.
+    variables = optimizer._variables
+    position = next(i for i, v in enumerate(variables) if v is schedule._variable)
+    variables.append(variables.pop(position))
     try:
         yield
     finally:
-        schedule.detach()
+        variables.insert(position, variables.pop())
+        if attached_here:
+            schedule.detach()
 
 
 def _fsync_file(path: pathlib.Path) -> None:

@@ -44,7 +44,7 @@ def make_model():
 
 def make_callbacks(backup_dir, backup_first, interrupt_at=None):
     stopper = ek.callbacks.EarlyStopping(
-        patience=3, restore_best_weights=True, verbose=0
+        patience=2, restore_best_weights=True, verbose=0
     )
     budget = ek.callbacks.EpochBudget()
     monitor = ek.callbacks.OverfittingMonitor(window=4, patience=2, verbose=0)
