@@ -133,7 +133,9 @@ def assert_same_run(result, reference):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
-def test_killed_and_resumed_runs_end_like_an_uninterrupted_one(tmp_path, capsys):
+def test_killed_and_resumed_runs_end_like_an_uninterrupted_one(
+    tmp_path, record_property
+):
     reference = run_to_end(tmp_path / "reference", "deterministic")
     rng = random.Random(20261124)
     kills = {point: 0 for point in KILL_POINTS}
@@ -153,30 +155,30 @@ def test_killed_and_resumed_runs_end_like_an_uninterrupted_one(tmp_path, capsys)
         kills = {p: kills[p] + outcomes[p] for p in KILL_POINTS}
         runs += 1
         restores += restored
-    with capsys.disabled():
-        print(
-            f"\n[{keras.backend.backend()}] {sum(kills.values())} SIGKILLs "
-            f"({kills}) over {runs} run(s), {restores} restores checked: every "
-            "resumed run ended with the uninterrupted run's losses, learning "
-            "rates and weights; every backup left behind loaded."
-        )
     assert all(kills[p] > 0 for p in KILL_POINTS)
+    record_property(
+        "summary",
+        f"[{keras.backend.backend()}] {sum(kills.values())} SIGKILLs ({kills}) over "
+        f"{runs} run(s), {restores} restores checked: every resumed run ended with "
+        "the uninterrupted run's losses, learning rates and weights; every backup "
+        "left behind loaded.",
+    )
 
 
 def test_after_kills_with_augmentation_restored_state_equals_saved_state(
-    tmp_path, capsys
+    tmp_path, record_property
 ):
     rng = random.Random(7)
     outcomes, restores, _ = kill_and_resume(
         tmp_path, "augmented", kills=6, rng=rng, occurrences=LATE
     )
-    with capsys.disabled():
-        print(
-            f"\n[{keras.backend.backend()}] augmented and shuffled: "
-            f"{sum(outcomes.values())} SIGKILLs ({outcomes}), {restores} restored "
-            "states equal to the published ones"
-        )
     assert restores >= 3
+    record_property(
+        "summary",
+        f"[{keras.backend.backend()}] augmented and shuffled: "
+        f"{sum(outcomes.values())} SIGKILLs ({outcomes}), {restores} restored "
+        "states equal to the published ones",
+    )
 
 
 def test_a_backup_left_by_a_kill_loads_in_a_fresh_model(tmp_path):
