@@ -218,7 +218,7 @@ class BackupAndRestore(keras.callbacks.Callback):
             self.model._initial_epoch = None
             self._set_initial_epoch = False
         if self.delete_checkpoint:
-            shutil.rmtree(self.backup_dir, ignore_errors=True)
+            self._delete_backup()
         elif self._first_epoch is not None:
             self._save(epoch=self._current_epoch, batch=0)
 
@@ -279,6 +279,17 @@ class BackupAndRestore(keras.callbacks.Callback):
         # The backup exists only once the pointer names it.
         _atomic.write_text(self.backup_dir / _LATEST, json.dumps({"checkpoint": name}))
         self._prune(keep=name)
+
+    def _delete_backup(self) -> None:
+        """Unpublishes the backup, then removes its files.
+
+        A kill while the files are being removed must not leave a pointer to a
+        half-deleted checkpoint, so the pointer goes first, in one step.
+        """
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.backup_dir / _LATEST)
+            _atomic._fsync_dir(self.backup_dir)
+        shutil.rmtree(self.backup_dir, ignore_errors=True)
 
     def _checkpoints(self) -> list[str]:
         """Complete checkpoint directories, oldest first."""

@@ -1,6 +1,8 @@
 """BackupAndRestore: resumes weights, optimizer, generators and callback state."""
 
 import json
+import pathlib
+import shutil
 
 import keras
 import numpy as np
@@ -283,3 +285,29 @@ def test_atomic_write_leaves_the_old_file_when_the_writer_fails(tmp_path):
         raise RuntimeError("crash")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_a_kill_while_deleting_the_backup_leaves_nothing_published(
+    tmp_path, data, monkeypatch
+):
+    # Stand in for a SIGKILL during the removal at train end: the removal
+    # deletes one checkpoint file and then dies.
+    class Killed(BaseException):
+        pass
+
+    rmtree = shutil.rmtree
+
+    def dying_rmtree(path, ignore_errors=False):
+        if pathlib.Path(path) != tmp_path / "b":  # pruning an old checkpoint
+            return rmtree(path, ignore_errors=ignore_errors)
+        next(pathlib.Path(path).glob("ckpt-*/state.json")).unlink()
+        raise Killed
+
+    monkeypatch.setattr(backup_module.shutil, "rmtree", dying_rmtree)
+    with pytest.raises(Killed):
+        fit(make_model(), data, [BackupAndRestore(tmp_path / "b")], epochs=2)
+    monkeypatch.undo()
+    assert not (tmp_path / "b" / "LATEST").exists()
+    # The next run finds no published backup and starts afresh.
+    history = fit(make_model(), data, [BackupAndRestore(tmp_path / "b")], epochs=2)
+    assert len(history.history["loss"]) == 2
