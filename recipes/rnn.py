@@ -235,21 +235,28 @@ def main(argv=None) -> dict:
         callbacks = [budget, stopper, overfitting]
         if setup.process_count == 1 and classes:
             callbacks.append(report_callback)
+        # One row per epoch of the whole run, also across a resume (the rows
+        # are part of the backup). Only process 0 writes where users look.
+        logger = ek.callbacks.CSVLogger(
+            history_path
+            if setup.is_chief
+            else os.path.join(tempfile.mkdtemp(), "history.csv")
+        )
+        callbacks.append(logger)
         if args.resume:
             # Restores the model, the optimizer, the epoch and the state of the
-            # epochkit callbacks (patience count, best weights, budget).
+            # epochkit callbacks (patience count, best weights, budget, log).
+            backup_dir = os.path.join(
+                args.output,
+                "backup" if setup.is_chief else f"backup-{setup.process_index}",
+            )
             callbacks.append(
                 ek.callbacks.BackupAndRestore(
-                    os.path.join(args.output, "backup"),
-                    callbacks=[budget, stopper, overfitting],
+                    backup_dir, callbacks=[budget, stopper, overfitting, logger]
                 )
             )
-        if setup.is_chief:
-            callbacks.append(
-                keras.callbacks.CSVLogger(history_path, append=args.resume)
-            )
         fit_start = time.perf_counter()
-        history = model.fit(
+        model.fit(
             *train,
             validation_data=val,
             batch_size=local_batch,
@@ -262,7 +269,7 @@ def main(argv=None) -> dict:
             *test, batch_size=local_batch, verbose=0, return_dict=True
         )
 
-    epochs_run = len(history.history["loss"])
+    epochs_run = len(logger.rows)
     onset = overfitting.onset_epoch
     report = {
         "recipe": "rnn",
@@ -280,9 +287,8 @@ def main(argv=None) -> dict:
         or "epoch budget used up",
         "overfitting_onset_epoch": onset + 1 if onset >= 0 else None,
         "history": {
-            key: [float(v) for v in values]
-            for key, values in history.history.items()
-            if key in ("loss", "val_loss")
+            key: [float(row[key]) for row in logger.rows]
+            for key in ("loss", "val_loss")
         },
         "fit_seconds": round(fit_seconds, 2),
         "wall_seconds": 0.0,

@@ -3,6 +3,7 @@
 from keras_epochkit.callbacks.augmentation_scheduler import AugmentationScheduler
 from keras_epochkit.callbacks.backup_and_restore import BackupAndRestore
 from keras_epochkit.callbacks.classification_report import ClassificationReport
+from keras_epochkit.callbacks.csv_logger import CSVLogger
 from keras_epochkit.callbacks.early_stopping import EarlyStopping
 from keras_epochkit.callbacks.epoch_budget import EpochBudget
 from keras_epochkit.callbacks.overfitting_monitor import OverfittingMonitor
@@ -12,6 +13,7 @@ __all__ = [
     "AugmentationScheduler",
     "BackupAndRestore",
     "ClassificationReport",
+    "CSVLogger",
     "EarlyStopping",
     "EpochBudget",
     "OverfittingMonitor",

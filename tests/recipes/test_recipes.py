@@ -5,6 +5,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 
@@ -240,3 +241,55 @@ def test_two_jax_hosts_run_the_ffn_recipe_in_lockstep_and_only_chief_writes(
     assert (tmp_path / "p0" / "report.json").exists()
     assert (tmp_path / "p0" / "model.keras").exists()
     assert not list((tmp_path / "p1").glob("*"))
+
+
+def test_a_killed_recipe_resumes_and_logs_every_epoch_once(tmp_path):
+    out = tmp_path / "ffn"
+    command = [
+        sys.executable,
+        str(RECIPES / "ffn.py"),
+        "--epochs",
+        "6",
+        "--resume",
+        "--verbose",
+        "2",
+        "--output",
+        str(out),
+    ]
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": BACKEND,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    try:
+        for line in proc.stdout:
+            if line.startswith("Epoch 4/6"):
+                proc.send_signal(signal.SIGKILL)
+                break
+        proc.wait(timeout=400)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the recipe ended before the kill"
+    assert (out / "backup" / "LATEST").exists()
+
+    resumed = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=400
+    )
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert "Epoch 1/6" not in resumed.stdout  # it went on, it did not start over
+    report = json.loads((out / "report.json").read_text())
+    with open(out / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == list(range(report["epochs_run"]))
+    assert report["epochs_run"] == 6 or report["stop_reason"] != "epoch budget used up"
+    assert len(report["history"]["loss"]) == report["epochs_run"]
+    np.testing.assert_allclose(
+        [float(r["loss"]) for r in rows], report["history"]["loss"], rtol=1e-6
+    )
+    assert not (out / "backup").exists()  # a finished run removes its backup
