@@ -106,12 +106,14 @@ def build_model(input_shape, classes: int, augment: bool, dropout: float, seed: 
     inputs = keras.Input(input_shape)
     x = inputs
     if augment:
-        # Shifts and small rotations keep an image's label; flips only suit
-        # natural photos.
-        augmentation = [
-            layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
-            layers.RandomRotation(0.03, fill_mode="constant", seed=seed + 1),
-        ]
+        # Shifts (and small rotations) keep an image's label; flips only
+        # suit natural photos.
+        # Nearest-pixel sampling: as good as bilinear on small digits, and
+        # about 3x cheaper on PyTorch, where Keras transforms image by image.
+        shift = {"fill_mode": "constant", "interpolation": "nearest"}
+        augmentation = [layers.RandomTranslation(0.1, 0.1, seed=seed, **shift)]
+        if input_shape[0] > 16:  # small rotations help larger images
+            augmentation.append(layers.RandomRotation(0.03, seed=seed + 1, **shift))
         if input_shape[-1] == 3:
             augmentation.append(layers.RandomFlip("horizontal", seed=seed + 2))
         for layer in augmentation:
