@@ -12,8 +12,8 @@ from keras_epochkit.callbacks.time_budget import TimeBudget
 __all__ = [
     "AugmentationScheduler",
     "BackupAndRestore",
-    "ClassificationReport",
     "CSVLogger",
+    "ClassificationReport",
     "EarlyStopping",
     "EpochBudget",
     "OverfittingMonitor",

@@ -32,8 +32,11 @@ class CSVLogger(keras.callbacks.Callback):
     Args:
         filename: path of the CSV file.
         separator: the column separator. Defaults to `","`.
-        append: keep the rows already in `filename` and add to them; with
-            `False` (the default) every `fit()` starts a new file.
+        append: keep the rows already in `filename` and add to them, as
+            when continuing a run with `fit(initial_epoch=...)`. Rows are
+            keyed by epoch: a new row for epoch `e` replaces the file's rows
+            from `e` on. With `False` (the default) every `fit()` starts a
+            new file.
 
     Example:
 
@@ -113,7 +116,14 @@ class CSVLogger(keras.callbacks.Callback):
         if not self.filename.exists():
             return []
         with open(self.filename, newline="") as f:
-            rows = list(csv.DictReader(f, delimiter=self.separator))
+            reader = csv.DictReader(f, delimiter=self.separator)
+            rows = list(reader)
+        if rows and "epoch" not in (reader.fieldnames or ()):
+            raise ValueError(
+                f"Cannot append to {str(self.filename)!r}: it has no 'epoch' "
+                f"column (columns: {reader.fieldnames}). Use another `filename` "
+                "or `append=False`."
+            )
         return [{k: _parse(k, v) for k, v in row.items()} for row in rows]
 
 

@@ -163,6 +163,14 @@ def test_bad_arguments_raise(kwargs, match):
         CSVLogger(**kwargs)
 
 
+def test_appending_to_a_file_without_epochs_raises(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n")
+    logger = CSVLogger(path, append=True)
+    with pytest.raises(ValueError, match="no 'epoch' column"):
+        logger.on_train_begin()
+
+
 def test_a_directory_is_refused_as_filename(tmp_path):
     with pytest.raises(ValueError, match="directory"):
         CSVLogger(tmp_path)
