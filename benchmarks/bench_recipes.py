@@ -270,7 +270,9 @@ def _write_tables(results: dict) -> None:
         parts += [
             "Each recipe against the same model with plain Keras, `epochs=100`, a "
             "constant rate and no callbacks (fit time only). Target: at most half "
-            "the epochs and half the time at equal or better test accuracy.",
+            "the epochs and half the time at equal or better test accuracy. The "
+            "test splits are small: one sample is 0.22 points on the digits (cnn, "
+            "rnn; 450 images) and 0.70 points on breast cancer (ffn; 143 rows).",
             "",
             markdown_table(
                 [
