@@ -162,6 +162,9 @@ class BackupAndRestore(keras.callbacks.Callback):
                     "docstring for the protocol."
                 )
         self.save_freq = save_freq
+        # Saving by epoch leaves the batch hook empty, so Keras may keep
+        # dispatching batch ends asynchronously (no device sync per batch).
+        self.async_safe = save_freq == "epoch"
         self.double_checkpoint = bool(double_checkpoint)
         self.delete_checkpoint = bool(delete_checkpoint)
         self.restored_epoch: int | None = None

@@ -76,6 +76,10 @@ class EpochBudget(keras.callbacks.Callback):
         self._bound = False
         self._epoch_start = 0
         self._batches_seen = 0
+        # The batch hook only counts batches, so Keras may run it off the
+        # training thread: overriding it would otherwise make Keras convert
+        # every batch's logs on the spot, a device sync per batch.
+        self.async_safe = True
 
     def set_model(self, model) -> None:
         super().set_model(model)
@@ -103,7 +107,8 @@ class EpochBudget(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None) -> None:
         if not self._bound:
-            self._batches_seen = batch + 1
+            # Run asynchronously, batch ends may arrive out of order.
+            self._batches_seen = max(self._batches_seen, batch + 1)
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         step = _budget.iterations(self.model)

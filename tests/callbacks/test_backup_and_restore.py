@@ -311,3 +311,16 @@ def test_a_kill_while_deleting_the_backup_leaves_nothing_published(
     # The next run finds no published backup and starts afresh.
     history = fit(make_model(), data, [BackupAndRestore(tmp_path / "b")], epochs=2)
     assert len(history.history["loss"]) == 2
+
+
+def test_saving_by_epoch_keeps_batch_ends_asynchronous(tmp_path):
+    model = make_model()
+    baseline = keras.callbacks.CallbackList([], model=model)
+    by_epoch = keras.callbacks.CallbackList(
+        [BackupAndRestore(tmp_path / "a")], model=model
+    )
+    by_batch = keras.callbacks.CallbackList(
+        [BackupAndRestore(tmp_path / "b", save_freq=2)], model=model
+    )
+    assert by_epoch._async_train == baseline._async_train
+    assert by_batch._async_train is False  # a mid-epoch save needs the step done

@@ -237,3 +237,12 @@ def test_the_schedule_leaves_the_optimizer_variables_after_fit():
     assert len(model.optimizer.variables) == before
     assert not schedule.attached
     assert schedule.total_steps == 2
+
+
+def test_does_not_stop_keras_dispatching_batch_ends_asynchronously():
+    # Keras dispatches batch ends on a thread (no device sync per batch)
+    # unless a callback overrides the hook without declaring it async-safe.
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    baseline = keras.callbacks.CallbackList([], model=model)
+    with_budget = keras.callbacks.CallbackList([EpochBudget()], model=model)
+    assert with_budget._async_train == baseline._async_train
