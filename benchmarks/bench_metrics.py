@@ -210,11 +210,13 @@ def main() -> None:
         "with one metric compiled in. *Metric cost* is the loop time minus the same "
         "loop without a metric; its ratio epochkit / Keras below 1.2 meets the "
         "target (below 1: epochkit is cheaper). The last columns give each "
-        "result's distance from scikit-learn on the same data. Measured on a shared "
-        f"2-core CPU with other jobs running (1-minute load average {load:.1f} at the "
-        "end of the run): under such load the cost difference is within noise (a "
-        "loop without a metric can come out slower than one with it; the ratio is "
-        "then n/a), so read the loop-time ratio alongside it.\n\n"
+        "result's distance from scikit-learn on the same data. The metric cost "
+        "is a difference of two loop times, so small costs carry the timing noise "
+        "of both (a loop without a metric can even come out slower than one with "
+        "it; the ratio is then n/a): read the loop-time ratio alongside it. "
+        f"1-minute load average at the end of the run: {load:.1f} on 2 cores"
+        + (" (other jobs were running)" if load > 2.5 else "")
+        + ".\n\n"
         + markdown_table(headers, table)
     )
     write_section("metrics", body)
