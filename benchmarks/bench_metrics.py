@@ -178,7 +178,12 @@ def main() -> None:
         for row in result["rows"]:
             keras_cost = row["keras_ms"] - row["baseline_ms"]
             ek_cost = row["epochkit_ms"] - row["baseline_ms"]
-            ratio = f"{ek_cost / keras_cost:.2f}" if keras_cost > 0 else "n/a"
+            # Either cost at or below zero is timing noise: no ratio.
+            ratio = (
+                f"{ek_cost / keras_cost:.2f}"
+                if keras_cost > 0 and ek_cost > 0
+                else "n/a"
+            )
             table.append(
                 [
                     f"{result['backend']} ({mode})",
