@@ -273,6 +273,7 @@ def main():
         f"{ratio:.1f}x (`{name}`)"
         for (backend, where), (ratio, name) in sorted(slowest.items())
     )
+    load = os.getloadavg()[0]
     body = (
         "## Augmentation\n\n"
         f"Time per `({args.batch}, {LENGTH}, {CHANNELS})` float32 batch, median of "
@@ -284,9 +285,14 @@ def main():
         "parentheses: reference time / layer time (above 1: the layer is faster). "
         "The reference runs the same batch in numpy on the host: tsaug's "
         "transform where one exists, otherwise a plain numpy implementation of "
-        "the definition (in the script). Measured on a shared 2-core machine "
-        "with other jobs running (load average about 11), so single figures "
-        "are noisy; repeats were cut to keep the run near 15 minutes.\n\n"
+        "the definition (in the script). 1-minute load average at the end of "
+        f"the run: {load:.1f} on 2 cores"
+        + (
+            " (other jobs were running, so single figures are noisy)"
+            if load > 2.5
+            else ""
+        )
+        + ".\n\n"
         + markdown_table(headers, rows)
         + "\n\n"
         + notes
