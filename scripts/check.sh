@@ -54,7 +54,7 @@ step "ruff"
 "$py" -m ruff format --check .
 
 step "docs"
-"$py" -m mkdocs build --strict --quiet --site-dir "$root/site"
+"$py" -m mkdocs build --strict --site-dir "$root/site"
 
 markers=()
 [ "$fast" = 1 ] && markers=(-m "not slow")

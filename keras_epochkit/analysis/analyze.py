@@ -120,14 +120,13 @@ def analyze(
     Returns:
         An `AnalysisReport`; print it for a Markdown table.
 
-    Example:
-
-    >>> from keras_epochkit.analysis import analyze
-    >>> val = [1.0, 0.6, 0.5, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]
-    >>> logs = [{"loss": 1.0 / (e + 1), "val_loss": v} for e, v in enumerate(val)]
-    >>> report = analyze(logs, criteria=[])
-    >>> report.best_epoch, report.onset_epoch
-    (3, 3)
+    Examples:
+        >>> from keras_epochkit.analysis import analyze
+        >>> val = [1.0, 0.6, 0.5, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]
+        >>> logs = [{"loss": 1.0 / (e + 1), "val_loss": v} for e, v in enumerate(val)]
+        >>> report = analyze(logs, criteria=[])
+        >>> report.best_epoch, report.onset_epoch
+        (3, 3)
     """
     from keras_epochkit.callbacks.overfitting_monitor import OverfittingMonitor
 

@@ -25,12 +25,11 @@ class CriterionStop:
             equal length, the share of training time saved.
         reason: the criterion's explanation of its stop, empty if none.
 
-    Example:
-
-    >>> from keras_epochkit.analysis import CriterionStop
-    >>> stop = CriterionStop("Patience(patience=2)", 5, 3, 0.25, 6, 4, 0.4, "")
-    >>> stop.share_saved
-    0.4
+    Examples:
+        >>> from keras_epochkit.analysis import CriterionStop
+        >>> stop = CriterionStop("Patience(patience=2)", 5, 3, 0.25, 6, 4, 0.4, "")
+        >>> stop.share_saved
+        0.4
     """
 
     name: str

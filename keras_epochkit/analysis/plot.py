@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 from typing import Any
 
 from keras_epochkit import _atomic
 from keras_epochkit.analysis._logs import load_logs
 from keras_epochkit.analysis.analysis_report import AnalysisReport
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _matplotlib():
@@ -33,7 +37,7 @@ def plot(
     criteria: Any = None,
     title: str | None = None,
     dpi: int = 100,
-):
+) -> Figure:
     """Draws training and validation curves with the key epochs marked.
 
     Marks the best epoch (a star), the epoch where overfitting began (a
@@ -62,14 +66,13 @@ def plot(
     Returns:
         The `matplotlib.figure.Figure`.
 
-    Example:
-
-    >>> from keras_epochkit.analysis import plot
-    >>> logs = [{"loss": 1 / (e + 1), "val_loss": abs(e - 4) / 4 + 0.5}
-    ...         for e in range(12)]
-    >>> figure = plot(logs, criteria=[])
-    >>> figure.axes[0].get_xlabel()
-    'epoch'
+    Examples:
+        >>> from keras_epochkit.analysis import plot
+        >>> logs = [{"loss": 1 / (e + 1), "val_loss": abs(e - 4) / 4 + 0.5}
+        ...         for e in range(12)]
+        >>> figure = plot(logs, criteria=[])
+        >>> figure.axes[0].get_xlabel()
+        'epoch'
     """
     from keras_epochkit.analysis.analyze import analyze
 

@@ -25,21 +25,20 @@ class AugmentationScheduler(keras.callbacks.Callback):
             the ones mapped over a `tf.data` dataset. Defaults to `None`.
         verbose: `1` prints each strength change. Defaults to `0`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> scheduled = ek.layers.ScheduledAugmentation(
-    ...     ek.layers.RandomJitter(0.1), schedule="steps", boundaries=[1],
-    ...     values=[0.0, 1.0], name="jitter")
-    >>> model = keras.Sequential([keras.Input((16, 1)), scheduled,
-    ...                           keras.layers.GlobalAveragePooling1D(),
-    ...                           keras.layers.Dense(1)])
-    >>> model.compile("sgd", "mse")
-    >>> history = model.fit(np.zeros((8, 16, 1)), np.zeros((8, 1)), epochs=2,
-    ...                     verbose=0, callbacks=[ek.callbacks.AugmentationScheduler()])
-    >>> tuple(history.history["jitter_strength"])
-    (0.0, 1.0)
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> scheduled = ek.layers.ScheduledAugmentation(
+        ...     ek.layers.RandomJitter(0.1), schedule="steps", boundaries=[1],
+        ...     values=[0.0, 1.0], name="jitter")
+        >>> model = keras.Sequential([keras.Input((16, 1)), scheduled,
+        ...                           keras.layers.GlobalAveragePooling1D(),
+        ...                           keras.layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> history = model.fit(np.zeros((8, 16, 1)), np.zeros((8, 1)), epochs=2,
+        ...                     verbose=0, callbacks=[ek.callbacks.AugmentationScheduler()])
+        >>> tuple(history.history["jitter_strength"])
+        (0.0, 1.0)
     """
 
     def __init__(

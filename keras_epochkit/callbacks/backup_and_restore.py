@@ -98,27 +98,26 @@ class BackupAndRestore(keras.callbacks.Callback):
         delete_checkpoint: delete the backup when `fit` ends normally.
             Defaults to `True`.
 
-    Example:
-
-    >>> import tempfile
-    >>> import numpy as np
-    >>> import keras
-    >>> from keras_epochkit.callbacks import BackupAndRestore
-    >>> class Interrupt(keras.callbacks.Callback):
-    ...     def on_epoch_begin(self, epoch, logs=None):
-    ...         if epoch == 3:
-    ...             raise RuntimeError("preempted")
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    >>> model.compile(optimizer="sgd", loss="mse")
-    >>> x, y = np.ones((8, 4)), np.zeros((8, 1))
-    >>> backup = BackupAndRestore(tempfile.mkdtemp())
-    >>> try:
-    ...     model.fit(x, y, epochs=6, callbacks=[backup, Interrupt()], verbose=0)
-    ... except RuntimeError:
-    ...     pass
-    >>> history = model.fit(x, y, epochs=6, callbacks=[backup], verbose=0)
-    >>> len(history.history["loss"])  # epochs 3, 4 and 5 only
-    3
+    Examples:
+        >>> import tempfile
+        >>> import numpy as np
+        >>> import keras
+        >>> from keras_epochkit.callbacks import BackupAndRestore
+        >>> class Interrupt(keras.callbacks.Callback):
+        ...     def on_epoch_begin(self, epoch, logs=None):
+        ...         if epoch == 3:
+        ...             raise RuntimeError("preempted")
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x, y = np.ones((8, 4)), np.zeros((8, 1))
+        >>> backup = BackupAndRestore(tempfile.mkdtemp())
+        >>> try:
+        ...     model.fit(x, y, epochs=6, callbacks=[backup, Interrupt()], verbose=0)
+        ... except RuntimeError:
+        ...     pass
+        >>> history = model.fit(x, y, epochs=6, callbacks=[backup], verbose=0)
+        >>> len(history.history["loss"])  # epochs 3, 4 and 5 only
+        3
     """
 
     def __init__(

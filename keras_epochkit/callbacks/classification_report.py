@@ -60,24 +60,23 @@ class ClassificationReport(keras.callbacks.Callback):
         print_fn: function that prints the table; `None` prints nothing.
             Defaults to `print`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras
-    >>> import keras_epochkit as ek
-    >>> x = np.eye(3, dtype="float32").repeat(4, axis=0)
-    >>> y = np.arange(3).repeat(4)
-    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Softmax()])
-    >>> model.compile(
-    ...     loss="sparse_categorical_crossentropy",
-    ...     metrics=[ek.metrics.ConfusionMatrix(num_classes=3)],
-    ... )
-    >>> report = ek.callbacks.ClassificationReport(every_n_epochs=0, print_fn=None)
-    >>> _ = model.fit(x, y, validation_data=(x, y), epochs=1, verbose=0,
-    ...               callbacks=[report])
-    >>> macro = report.last_report["macro avg"]
-    >>> macro["f1-score"]
-    1.0
+    Examples:
+        >>> import numpy as np
+        >>> import keras
+        >>> import keras_epochkit as ek
+        >>> x = np.eye(3, dtype="float32").repeat(4, axis=0)
+        >>> y = np.arange(3).repeat(4)
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Softmax()])
+        >>> model.compile(
+        ...     loss="sparse_categorical_crossentropy",
+        ...     metrics=[ek.metrics.ConfusionMatrix(num_classes=3)],
+        ... )
+        >>> report = ek.callbacks.ClassificationReport(every_n_epochs=0, print_fn=None)
+        >>> _ = model.fit(x, y, validation_data=(x, y), epochs=1, verbose=0,
+        ...               callbacks=[report])
+        >>> macro = report.last_report["macro avg"]
+        >>> macro["f1-score"]
+        1.0
     """
 
     def __init__(

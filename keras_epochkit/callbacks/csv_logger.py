@@ -38,19 +38,18 @@ class CSVLogger(keras.callbacks.Callback):
             from `e` on. With `False` (the default) every `fit()` starts a
             new file.
 
-    Example:
-
-    >>> import numpy as np, keras, tempfile, os
-    >>> from keras_epochkit.callbacks import CSVLogger
-    >>> path = os.path.join(tempfile.mkdtemp(), "history.csv")
-    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    >>> model.compile(optimizer="sgd", loss="mse")
-    >>> x, y = np.ones((8, 2)), np.ones((8, 1))
-    >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=[CSVLogger(path)])
-    >>> open(path).read().splitlines()[0]
-    'epoch,loss'
-    >>> len(open(path).read().splitlines())
-    3
+    Examples:
+        >>> import numpy as np, keras, tempfile, os
+        >>> from keras_epochkit.callbacks import CSVLogger
+        >>> path = os.path.join(tempfile.mkdtemp(), "history.csv")
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x, y = np.ones((8, 2)), np.ones((8, 1))
+        >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=[CSVLogger(path)])
+        >>> open(path).read().splitlines()[0]
+        'epoch,loss'
+        >>> len(open(path).read().splitlines())
+        3
     """
 
     def __init__(

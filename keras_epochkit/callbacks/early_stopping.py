@@ -168,17 +168,16 @@ class EarlyStopping(keras.callbacks.Callback):
     `keras_epochkit.callbacks.BackupAndRestore` does) takes effect at once,
     so a resumed `fit(initial_epoch=...)` continues exactly.
 
-    Example:
-
-    >>> import numpy as np, keras
-    >>> from keras_epochkit.callbacks import EarlyStopping
-    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    >>> model.compile(optimizer="sgd", loss="mse")
-    >>> x, y = np.ones((8, 2)), np.zeros((8, 1))
-    >>> stop = EarlyStopping(monitor="loss", patience=1, min_delta=10.0)
-    >>> history = model.fit(x, y, epochs=5, callbacks=[stop], verbose=0)
-    >>> len(history.history["loss"]), stop.stopped_epoch, stop.stop_code
-    (2, 1, 4)
+    Examples:
+        >>> import numpy as np, keras
+        >>> from keras_epochkit.callbacks import EarlyStopping
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x, y = np.ones((8, 2)), np.zeros((8, 1))
+        >>> stop = EarlyStopping(monitor="loss", patience=1, min_delta=10.0)
+        >>> history = model.fit(x, y, epochs=5, callbacks=[stop], verbose=0)
+        >>> len(history.history["loss"]), stop.stopped_epoch, stop.stop_code
+        (2, 1, 4)
     """
 
     def __init__(
@@ -311,12 +310,11 @@ class EarlyStopping(keras.callbacks.Callback):
         Returns:
             An `EarlyStopping` callback.
 
-        Example:
-
-        >>> from keras_epochkit.callbacks import EarlyStopping
-        >>> stop = EarlyStopping.recommended()
-        >>> stop.restore_best_weights
-        True
+        Examples:
+            >>> from keras_epochkit.callbacks import EarlyStopping
+            >>> stop = EarlyStopping.recommended()
+            >>> stop.restore_best_weights
+            True
         """
         settings = {**_RECOMMENDED, **overrides}
         mode = settings.pop("mode", "auto")

@@ -44,21 +44,20 @@ class EpochBudget(keras.callbacks.Callback):
             must be a `keras_epochkit.schedules` schedule).
         verbose: 1 prints the horizon when it is bound. Defaults to `0`.
 
-    Example:
-
-    >>> import numpy as np, keras
-    >>> import keras_epochkit as ek
-    >>> x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
-    >>> y = x.sum(axis=1, keepdims=True)
-    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    >>> schedule = ek.schedules.LinearDecay(0.05)
-    >>> model.compile(optimizer=keras.optimizers.SGD(schedule), loss="mse")
-    >>> history = model.fit(x, y, batch_size=16, epochs=4, verbose=0,
-    ...                     callbacks=[ek.callbacks.EpochBudget()])
-    >>> schedule.total_steps
-    16
-    >>> [round(lr, 4) for lr in history.history["learning_rate"]]
-    [0.0375, 0.025, 0.0125, 0.0]
+    Examples:
+        >>> import numpy as np, keras
+        >>> import keras_epochkit as ek
+        >>> x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        >>> schedule = ek.schedules.LinearDecay(0.05)
+        >>> model.compile(optimizer=keras.optimizers.SGD(schedule), loss="mse")
+        >>> history = model.fit(x, y, batch_size=16, epochs=4, verbose=0,
+        ...                     callbacks=[ek.callbacks.EpochBudget()])
+        >>> schedule.total_steps
+        16
+        >>> [round(lr, 4) for lr in history.history["learning_rate"]]
+        [0.0375, 0.025, 0.0125, 0.0]
     """
 
     def __init__(self, schedule: BudgetSchedule | None = None, verbose: int = 0):

@@ -94,23 +94,22 @@ class OverfittingMonitor(keras.callbacks.Callback):
         lr_reductions: how many times `action="reduce_lr"` reduced the rate.
         summary: the train-end line (empty before train end).
 
-    Example:
-
-    >>> import keras
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> x = np.random.rand(64, 4).astype("float32")
-    >>> y = x.sum(axis=1, keepdims=True)
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    >>> model.compile(optimizer="sgd", loss="mse")
-    >>> monitor = ek.callbacks.OverfittingMonitor(verbose=0)
-    >>> history = model.fit(x, y, validation_split=0.25, epochs=3,
-    ...                     callbacks=[monitor], verbose=0)
-    >>> sorted(k for k in history.history if k.startswith("overfit_"))
-    ['overfit_gap', 'overfit_gap_ratio', 'overfit_gl', 'overfit_onset_epoch',
-     'overfit_val_slope', 'overfit_val_slope_p']
-    >>> monitor.onset_epoch
-    -1
+    Examples:
+        >>> import keras
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> x = np.random.rand(64, 4).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> monitor = ek.callbacks.OverfittingMonitor(verbose=0)
+        >>> history = model.fit(x, y, validation_split=0.25, epochs=3,
+        ...                     callbacks=[monitor], verbose=0)
+        >>> sorted(k for k in history.history if k.startswith("overfit_"))
+        ['overfit_gap', 'overfit_gap_ratio', 'overfit_gl', 'overfit_onset_epoch',
+         'overfit_val_slope', 'overfit_val_slope_p']
+        >>> monitor.onset_epoch
+        -1
     """
 
     def __init__(

@@ -54,26 +54,25 @@ class TimeBudget(keras.callbacks.Callback):
         verbose: 1 prints the forecast each epoch and the stop. Defaults
             to `0`.
 
-    Example:
-
-    >>> import numpy as np, keras
-    >>> import keras_epochkit as ek
-    >>> x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
-    >>> y = x.sum(axis=1, keepdims=True)
-    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    >>> schedule = ek.schedules.LinearDecay(0.05)
-    >>> model.compile(optimizer=keras.optimizers.SGD(schedule), loss="mse")
-    >>> now = [0.0]                      # a fake clock: 10 s per batch
-    >>> class Tick(keras.callbacks.Callback):
-    ...     def on_train_batch_end(self, batch, logs=None):
-    ...         now[0] += 10.0
-    >>> budget = ek.callbacks.TimeBudget(minutes=3, clock=lambda: now[0])
-    >>> history = model.fit(x, y, batch_size=16, epochs=100, verbose=0,
-    ...                     callbacks=[Tick(), budget])
-    >>> len(history.history["loss"]), now[0], budget.stopped_epoch
-    (4, 160.0, 3)
-    >>> round(float(model.optimizer.learning_rate), 6)
-    0.0
+    Examples:
+        >>> import numpy as np, keras
+        >>> import keras_epochkit as ek
+        >>> x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        >>> schedule = ek.schedules.LinearDecay(0.05)
+        >>> model.compile(optimizer=keras.optimizers.SGD(schedule), loss="mse")
+        >>> now = [0.0]                      # a fake clock: 10 s per batch
+        >>> class Tick(keras.callbacks.Callback):
+        ...     def on_train_batch_end(self, batch, logs=None):
+        ...         now[0] += 10.0
+        >>> budget = ek.callbacks.TimeBudget(minutes=3, clock=lambda: now[0])
+        >>> history = model.fit(x, y, batch_size=16, epochs=100, verbose=0,
+        ...                     callbacks=[Tick(), budget])
+        >>> len(history.history["loss"]), now[0], budget.stopped_epoch
+        (4, 160.0, 3)
+        >>> round(float(model.optimizer.learning_rate), 6)
+        0.0
     """
 
     def __init__(

@@ -34,14 +34,13 @@ class Baseline(Wrapper):
 
     State: `beaten`, `seen` and the wrapped criterion's state.
 
-    Example:
-
-    >>> from keras_epochkit.criteria import Baseline, Patience
-    >>> rule = Baseline(0.9, Patience(patience=1, mode="min"))
-    >>> stops = [rule.update(e, {"val_loss": v}).stop
-    ...  for e, v in enumerate([1.0, 1.1, 0.8, 0.85])]
-    >>> stops
-    [False, False, False, True]
+    Examples:
+        >>> from keras_epochkit.criteria import Baseline, Patience
+        >>> rule = Baseline(0.9, Patience(patience=1, mode="min"))
+        >>> stops = [rule.update(e, {"val_loss": v}).stop
+        ...  for e, v in enumerate([1.0, 1.1, 0.8, 0.85])]
+        >>> stops
+        [False, False, False, True]
     """
 
     code = 5

@@ -140,13 +140,12 @@ def any_of(*criteria: Criterion) -> AnyOf:
     Returns:
         An `AnyOf` criterion.
 
-    Example:
-
-    >>> from keras_epochkit.criteria import NonFinite, Patience, any_of
-    >>> rule = any_of(Patience(patience=5, mode="min"), NonFinite(mode="min"))
-    >>> decision = rule.update(0, {"val_loss": float("nan")})
-    >>> decision.stop, decision.code == NonFinite.code
-    (True, True)
+    Examples:
+        >>> from keras_epochkit.criteria import NonFinite, Patience, any_of
+        >>> rule = any_of(Patience(patience=5, mode="min"), NonFinite(mode="min"))
+        >>> decision = rule.update(0, {"val_loss": float("nan")})
+        >>> decision.stop, decision.code == NonFinite.code
+        (True, True)
     """
     return AnyOf(list(criteria))
 
@@ -160,16 +159,15 @@ def all_of(*criteria: Criterion) -> AllOf:
     Returns:
         An `AllOf` criterion.
 
-    Example:
-
-    >>> from keras_epochkit.criteria import Patience, all_of
-    >>> rule = all_of(Patience(1, monitor="val_loss", mode="min"),
-    ...               Patience(1, monitor="val_accuracy", mode="max"))
-    >>> logs = [{"val_loss": 1.0, "val_accuracy": 0.5},
-    ...         {"val_loss": 1.1, "val_accuracy": 0.6},
-    ...         {"val_loss": 1.2, "val_accuracy": 0.55}]
-    >>> stops = [rule.update(e, row).stop for e, row in enumerate(logs)]
-    >>> stops
-    [False, False, True]
+    Examples:
+        >>> from keras_epochkit.criteria import Patience, all_of
+        >>> rule = all_of(Patience(1, monitor="val_loss", mode="min"),
+        ...               Patience(1, monitor="val_accuracy", mode="max"))
+        >>> logs = [{"val_loss": 1.0, "val_accuracy": 0.5},
+        ...         {"val_loss": 1.1, "val_accuracy": 0.6},
+        ...         {"val_loss": 1.2, "val_accuracy": 0.55}]
+        >>> stops = [rule.update(e, row).stop for e, row in enumerate(logs)]
+        >>> stops
+        [False, False, True]
     """
     return AllOf(list(criteria))

@@ -58,10 +58,9 @@ def check_mode(mode: str, argument: str = "mode") -> str:
 def mode_from_name(monitor: str) -> str | None:
     """`"min"`/`"max"` read off a monitor's name, or `None` when unclear.
 
-    Example:
-
-    >>> mode_from_name("val_loss"), mode_from_name("val_accuracy")
-    ('min', 'max')
+    Examples:
+        >>> mode_from_name("val_loss"), mode_from_name("val_accuracy")
+        ('min', 'max')
     """
     name = monitor.removeprefix("val_").lower()
     if name == "loss" or name.endswith("_loss"):

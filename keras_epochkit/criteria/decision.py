@@ -19,11 +19,10 @@ class Decision:
             (see `keras_epochkit.criteria.STOP_CODES`); `0` when `stop` is
             `False`.
 
-    Example:
-
-    >>> from keras_epochkit.criteria import Decision
-    >>> Decision(stop=False, improved=True)
-    Decision(stop=False, improved=True, reason='', code=0)
+    Examples:
+        >>> from keras_epochkit.criteria import Decision
+        >>> Decision(stop=False, improved=True)
+        Decision(stop=False, improved=True, reason='', code=0)
     """
 
     stop: bool = False

@@ -33,14 +33,13 @@ class Divergence(BestTracking):
 
     State: `best`, the best finite value so far.
 
-    Example:
-
-    >>> from keras_epochkit.criteria import Divergence
-    >>> rule = Divergence(3.0, relative=True, mode="min")
-    >>> stops = [rule.update(e, {"val_loss": v}).stop
-    ...  for e, v in enumerate([1.0, 0.5, 1.2, 1.6])]
-    >>> stops
-    [False, False, False, True]
+    Examples:
+        >>> from keras_epochkit.criteria import Divergence
+        >>> rule = Divergence(3.0, relative=True, mode="min")
+        >>> stops = [rule.update(e, {"val_loss": v}).stop
+        ...  for e, v in enumerate([1.0, 0.5, 1.2, 1.6])]
+        >>> stops
+        [False, False, False, True]
     """
 
     code = 3

@@ -128,16 +128,15 @@ class Extrapolation(BestTracking):
     pairs in the window) and `forecast` (the last forecast gain and its
     upper bound, or `None`).
 
-    Example:
-
-    >>> import math
-    >>> from keras_epochkit.criteria import Extrapolation
-    >>> rule = Extrapolation(tolerance=0.01, min_epochs=6, mode="min")
-    >>> curve = [0.5 + 2.0 * math.exp(-0.8 * t) for t in range(30)]
-    >>> stops = [rule.update(e, {"val_loss": v}, budget=100).stop
-    ...          for e, v in enumerate(curve)]
-    >>> stops.index(True) < 15
-    True
+    Examples:
+        >>> import math
+        >>> from keras_epochkit.criteria import Extrapolation
+        >>> rule = Extrapolation(tolerance=0.01, min_epochs=6, mode="min")
+        >>> curve = [0.5 + 2.0 * math.exp(-0.8 * t) for t in range(30)]
+        >>> stops = [rule.update(e, {"val_loss": v}, budget=100).stop
+        ...          for e, v in enumerate(curve)]
+        >>> stops.index(True) < 15
+        True
     """
 
     code = 9

@@ -33,14 +33,13 @@ class GeneralizationLoss(PrecheltCriterion):
 
     State: `optimum` (E_opt) and `seen` (epochs counted).
 
-    Example:
-
-    >>> from keras_epochkit.criteria import GeneralizationLoss
-    >>> rule = GeneralizationLoss(alpha=5.0, mode="min")
-    >>> stops = [rule.update(e, {"val_loss": v}).stop
-    ...  for e, v in enumerate([1.0, 0.5, 0.52, 0.53])]
-    >>> stops
-    [False, False, False, True]
+    Examples:
+        >>> from keras_epochkit.criteria import GeneralizationLoss
+        >>> rule = GeneralizationLoss(alpha=5.0, mode="min")
+        >>> stops = [rule.update(e, {"val_loss": v}).stop
+        ...  for e, v in enumerate([1.0, 0.5, 0.52, 0.53])]
+        >>> stops
+        [False, False, False, True]
     """
 
     code = 6

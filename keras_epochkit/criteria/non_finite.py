@@ -25,12 +25,11 @@ class NonFinite(BestTracking):
 
     State: `best`, the best finite value so far.
 
-    Example:
-
-    >>> from keras_epochkit.criteria import NonFinite
-    >>> rule = NonFinite(monitor="loss")
-    >>> rule.update(0, {"loss": 0.5}).stop, rule.update(1, {"loss": float("nan")}).stop
-    (False, True)
+    Examples:
+        >>> from keras_epochkit.criteria import NonFinite
+        >>> rule = NonFinite(monitor="loss")
+        >>> rule.update(0, {"loss": 0.5}).stop, rule.update(1, {"loss": float("nan")}).stop
+        (False, True)
     """
 
     code = 1

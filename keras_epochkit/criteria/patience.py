@@ -80,14 +80,13 @@ class Patience(Criterion):
     smoothed value, `None` before the first finite one) and the smoother's
     memory.
 
-    Example:
-
-    >>> from keras_epochkit.criteria import Patience
-    >>> rule = Patience(patience=2, mode="min")
-    >>> stops = [rule.update(e, {"val_loss": v}).stop
-    ...  for e, v in enumerate([1.0, 0.8, 0.9, 0.85])]
-    >>> stops
-    [False, False, False, True]
+    Examples:
+        >>> from keras_epochkit.criteria import Patience
+        >>> rule = Patience(patience=2, mode="min")
+        >>> stops = [rule.update(e, {"val_loss": v}).stop
+        ...  for e, v in enumerate([1.0, 0.8, 0.9, 0.85])]
+        >>> stops
+        [False, False, False, True]
     """
 
     code = 4

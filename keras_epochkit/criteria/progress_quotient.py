@@ -51,15 +51,14 @@ class ProgressQuotient(PrecheltCriterion):
     State: `optimum` (E_opt), `seen` (epochs counted) and `strip_errors`
     (training errors of the current strip).
 
-    Example:
-
-    >>> from keras_epochkit.criteria import ProgressQuotient
-    >>> rule = ProgressQuotient(alpha=0.5, strip=2, mode="min")
-    >>> logs = [{"loss": 1.0, "val_loss": 1.0}, {"loss": 0.8, "val_loss": 0.9},
-    ...         {"loss": 0.79, "val_loss": 0.95}, {"loss": 0.789, "val_loss": 0.99}]
-    >>> stops = [rule.update(e, row).stop for e, row in enumerate(logs)]
-    >>> stops
-    [False, False, False, True]
+    Examples:
+        >>> from keras_epochkit.criteria import ProgressQuotient
+        >>> rule = ProgressQuotient(alpha=0.5, strip=2, mode="min")
+        >>> logs = [{"loss": 1.0, "val_loss": 1.0}, {"loss": 0.8, "val_loss": 0.9},
+        ...         {"loss": 0.79, "val_loss": 0.95}, {"loss": 0.789, "val_loss": 0.99}]
+        >>> stops = [rule.update(e, row).stop for e, row in enumerate(logs)]
+        >>> stops
+        [False, False, False, True]
     """
 
     code = 7

@@ -30,13 +30,12 @@ def replay(
         that epoch's decision, or `(None, last_decision)` if it never stops
         (`Decision()` for empty logs).
 
-    Example:
-
-    >>> from keras_epochkit.criteria import Patience, replay
-    >>> logs = [{"val_loss": v} for v in [1.0, 0.7, 0.8, 0.9, 0.95]]
-    >>> epoch, decision = replay(Patience(patience=2), logs)
-    >>> epoch, decision.code == Patience.code
-    (3, True)
+    Examples:
+        >>> from keras_epochkit.criteria import Patience, replay
+        >>> logs = [{"val_loss": v} for v in [1.0, 0.7, 0.8, 0.9, 0.95]]
+        >>> epoch, decision = replay(Patience(patience=2), logs)
+        >>> epoch, decision.code == Patience.code
+        (3, True)
     """
     fresh = copy.deepcopy(criterion)
     fresh.reset()

@@ -25,14 +25,13 @@ class Target(BestTracking):
 
     State: `best`, the best finite value so far.
 
-    Example:
-
-    >>> from keras_epochkit.criteria import Target
-    >>> rule = Target(0.9, monitor="val_accuracy")
-    >>> stops = [rule.update(e, {"val_accuracy": v}).stop
-    ...  for e, v in enumerate([0.7, 0.85, 0.91])]
-    >>> stops
-    [False, False, True]
+    Examples:
+        >>> from keras_epochkit.criteria import Target
+        >>> rule = Target(0.9, monitor="val_accuracy")
+        >>> stops = [rule.update(e, {"val_accuracy": v}).stop
+        ...  for e, v in enumerate([0.7, 0.85, 0.91])]
+        >>> stops
+        [False, False, True]
     """
 
     code = 2

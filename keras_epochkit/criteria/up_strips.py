@@ -32,14 +32,13 @@ class UpStrips(PrecheltCriterion):
     State: `optimum`, `seen`, `ups` (successive strips with a rise) and
     `previous` (the error at the end of the previous strip).
 
-    Example:
-
-    >>> from keras_epochkit.criteria import UpStrips
-    >>> rule = UpStrips(s=2, strip=1, mode="min")
-    >>> stops = [rule.update(e, {"val_loss": v}).stop
-    ...  for e, v in enumerate([1.0, 0.8, 0.9, 0.95])]
-    >>> stops
-    [False, False, False, True]
+    Examples:
+        >>> from keras_epochkit.criteria import UpStrips
+        >>> rule = UpStrips(s=2, strip=1, mode="min")
+        >>> stops = [rule.update(e, {"val_loss": v}).stop
+        ...  for e, v in enumerate([1.0, 0.8, 0.9, 0.95])]
+        >>> stops
+        [False, False, False, True]
     """
 
     code = 8

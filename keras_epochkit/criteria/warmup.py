@@ -27,14 +27,13 @@ class Warmup(Wrapper):
 
     State: the wrapped criterion's state.
 
-    Example:
-
-    >>> from keras_epochkit.criteria import Patience, Warmup
-    >>> rule = Warmup(3, Patience(patience=1, mode="min"))
-    >>> stops = [rule.update(e, {"val_loss": v}).stop
-    ...  for e, v in enumerate([1.0, 2.0, 3.0, 0.5, 0.6])]
-    >>> stops
-    [False, False, False, False, True]
+    Examples:
+        >>> from keras_epochkit.criteria import Patience, Warmup
+        >>> rule = Warmup(3, Patience(patience=1, mode="min"))
+        >>> stops = [rule.update(e, {"val_loss": v}).stop
+        ...  for e, v in enumerate([1.0, 2.0, 3.0, 0.5, 0.6])]
+        >>> stops
+        [False, False, False, False, True]
     """
 
     code = 10

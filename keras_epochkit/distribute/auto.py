@@ -30,7 +30,9 @@ _TORCH_SINGLE_DEVICE = (
 )
 
 
-def auto(strategy: str = "auto", *, cpu_devices: int | None = None):
+def auto(
+    strategy: str = "auto", *, cpu_devices: int | None = None
+) -> DistributionSetup:
     """Sets up the devices for training on the active Keras backend.
 
     Call it first, before any Keras model, layer or variable exists (on JAX
@@ -63,8 +65,8 @@ def auto(strategy: str = "auto", *, cpu_devices: int | None = None):
             `None` (leave the CPU as it is).
 
     Returns:
-        A `DistributionSetup`: build, compile and fit inside its `scope()`,
-        and use its batch-size helpers and `shard`.
+        The devices set up; build, compile and fit inside its `scope()`, and
+        use its batch-size helpers and `shard`.
 
     Raises:
         ValueError: an unknown strategy or a bad `cpu_devices`.
@@ -73,16 +75,15 @@ def auto(strategy: str = "auto", *, cpu_devices: int | None = None):
         NotImplementedError: the combination does not work in this Keras
             version (multi-worker TensorFlow; several devices on PyTorch).
 
-    Example:
-
-    >>> import keras_epochkit as ek
-    >>> setup = ek.distribute.auto("cpu")
-    >>> setup.num_replicas, setup.is_chief
-    (1, True)
-    >>> with setup.scope():
-    ...     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    >>> setup.global_batch_size(32)
-    32
+    Examples:
+        >>> import keras_epochkit as ek
+        >>> setup = ek.distribute.auto("cpu")
+        >>> setup.num_replicas, setup.is_chief
+        (1, True)
+        >>> with setup.scope():
+        ...     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        >>> setup.global_batch_size(32)
+        32
     """
     if strategy not in STRATEGIES:
         raise ValueError(

@@ -33,13 +33,12 @@ class DistributionSetup:
         device_scope: a device name that `scope()` places variables on with
             `keras.device`, or `None`. Defaults to `None`.
 
-    Example:
-
-    >>> setup = DistributionSetup(
-    ...     backend="jax", strategy="default", devices=("cpu:0",),
-    ...     process_index=0, process_count=1)
-    >>> setup.num_replicas, setup.is_chief, setup.global_batch_size(32)
-    (1, True, 32)
+    Examples:
+        >>> setup = DistributionSetup(
+        ...     backend="jax", strategy="default", devices=("cpu:0",),
+        ...     process_index=0, process_count=1)
+        >>> setup.num_replicas, setup.is_chief, setup.global_batch_size(32)
+        (1, True, 32)
     """
 
     backend: str

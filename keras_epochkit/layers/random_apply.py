@@ -47,15 +47,14 @@ class RandomApply(DataLayer):
         inputs: a batched tensor of any rank.
         training: whether to augment. Defaults to `True`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> flip = ek.layers.RandomApply(keras.layers.RandomFlip("horizontal", seed=0),
-    ...                              rate=0.5, seed=0)
-    >>> images = np.random.default_rng(0).random((8, 4, 4, 1)).astype("float32")
-    >>> keras.ops.convert_to_numpy(flip(images)).shape
-    (8, 4, 4, 1)
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> flip = ek.layers.RandomApply(keras.layers.RandomFlip("horizontal", seed=0),
+        ...                              rate=0.5, seed=0)
+        >>> images = np.random.default_rng(0).random((8, 4, 4, 1)).astype("float32")
+        >>> keras.ops.convert_to_numpy(flip(images)).shape
+        (8, 4, 4, 1)
     """
 
     def __init__(

@@ -34,15 +34,14 @@ class RandomChoice(DataLayer):
         inputs: a batched tensor of any rank.
         training: whether to augment. Defaults to `True`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> choice = ek.layers.RandomChoice(
-    ...     [ek.layers.RandomJitter(0.1), ek.layers.RandomTimeMask(1, 5)],
-    ...     weights=[3, 1], seed=0)
-    >>> keras.ops.convert_to_numpy(choice(np.ones((8, 50, 2), "float32"))).shape
-    (8, 50, 2)
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> choice = ek.layers.RandomChoice(
+        ...     [ek.layers.RandomJitter(0.1), ek.layers.RandomTimeMask(1, 5)],
+        ...     weights=[3, 1], seed=0)
+        >>> keras.ops.convert_to_numpy(choice(np.ones((8, 50, 2), "float32"))).shape
+        (8, 50, 2)
     """
 
     def __init__(

@@ -34,17 +34,16 @@ class RandomJitter(SequenceAugmentation):
         training: whether to augment. Defaults to `True`.
         strength: optional scalar multiplier of `sigma`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> layer = ek.layers.RandomJitter(sigma=0.1, seed=0)
-    >>> x = np.zeros((2, 50, 3), "float32")
-    >>> y = keras.ops.convert_to_numpy(layer(x))
-    >>> y.shape, bool(np.abs(y).max() > 0)
-    ((2, 50, 3), True)
-    >>> bool((keras.ops.convert_to_numpy(layer(x, training=False)) == x).all())
-    True
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> layer = ek.layers.RandomJitter(sigma=0.1, seed=0)
+        >>> x = np.zeros((2, 50, 3), "float32")
+        >>> y = keras.ops.convert_to_numpy(layer(x))
+        >>> y.shape, bool(np.abs(y).max() > 0)
+        ((2, 50, 3), True)
+        >>> bool((keras.ops.convert_to_numpy(layer(x, training=False)) == x).all())
+        True
     """
 
     def __init__(self, sigma: float = 0.03, seed: int | None = None, **kwargs: Any):

@@ -31,14 +31,13 @@ class RandomMagnitudeWarp(SequenceAugmentation):
         training: whether to augment. Defaults to `True`.
         strength: optional scalar multiplier of `sigma`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> layer = ek.layers.RandomMagnitudeWarp(sigma=0.2, knots=4, seed=0)
-    >>> y = keras.ops.convert_to_numpy(layer(np.ones((2, 100, 3), "float32")))
-    >>> y.shape, bool(np.abs(np.diff(y, axis=1)).max() < 0.1)  # smooth
-    ((2, 100, 3), True)
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> layer = ek.layers.RandomMagnitudeWarp(sigma=0.2, knots=4, seed=0)
+        >>> y = keras.ops.convert_to_numpy(layer(np.ones((2, 100, 3), "float32")))
+        >>> y.shape, bool(np.abs(np.diff(y, axis=1)).max() < 0.1)  # smooth
+        ((2, 100, 3), True)
     """
 
     def __init__(

@@ -31,14 +31,13 @@ class RandomPermutation(SequenceAugmentation):
         training: whether to augment. Defaults to `True`.
         strength: optional scalar multiplier of the number of cuts.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> x = np.arange(10, dtype="float32").reshape(1, 10, 1)
-    >>> y = keras.ops.convert_to_numpy(ek.layers.RandomPermutation(3, seed=1)(x))
-    >>> sorted(y[0, :, 0].tolist()) == x[0, :, 0].tolist()
-    True
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> x = np.arange(10, dtype="float32").reshape(1, 10, 1)
+        >>> y = keras.ops.convert_to_numpy(ek.layers.RandomPermutation(3, seed=1)(x))
+        >>> sorted(y[0, :, 0].tolist()) == x[0, :, 0].tolist()
+        True
     """
 
     def __init__(self, max_segments: int = 5, seed: int | None = None, **kwargs: Any):

@@ -28,14 +28,13 @@ class RandomScaling(SequenceAugmentation):
         training: whether to augment. Defaults to `True`.
         strength: optional scalar multiplier of `sigma`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> layer = ek.layers.RandomScaling(sigma=0.2, seed=0)
-    >>> y = keras.ops.convert_to_numpy(layer(np.ones((2, 8, 1), "float32")))
-    >>> bool(np.allclose(y, y[:, :1]))  # one factor per sample and channel
-    True
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> layer = ek.layers.RandomScaling(sigma=0.2, seed=0)
+        >>> y = keras.ops.convert_to_numpy(layer(np.ones((2, 8, 1), "float32")))
+        >>> bool(np.allclose(y, y[:, :1]))  # one factor per sample and channel
+        True
     """
 
     def __init__(self, sigma: float = 0.1, seed: int | None = None, **kwargs: Any):

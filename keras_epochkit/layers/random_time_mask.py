@@ -32,14 +32,13 @@ class RandomTimeMask(SequenceAugmentation):
         training: whether to augment. Defaults to `True`.
         strength: optional scalar multiplier of `max_width`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> layer = ek.layers.RandomTimeMask(count=1, max_width=5, seed=0)
-    >>> y = keras.ops.convert_to_numpy(layer(np.ones((4, 20, 2), "float32")))
-    >>> bool(((y == 0).sum(axis=1)[:, 0] <= 5).all())
-    True
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> layer = ek.layers.RandomTimeMask(count=1, max_width=5, seed=0)
+        >>> y = keras.ops.convert_to_numpy(layer(np.ones((4, 20, 2), "float32")))
+        >>> bool(((y == 0).sum(axis=1)[:, 0] <= 5).all())
+        True
     """
 
     def __init__(

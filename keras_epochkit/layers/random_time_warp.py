@@ -38,14 +38,13 @@ class RandomTimeWarp(SequenceAugmentation):
         training: whether to augment. Defaults to `True`.
         strength: optional scalar multiplier of `sigma`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> ramp = np.tile(np.arange(20, dtype="float32")[None, :, None], (2, 1, 1))
-    >>> y = keras.ops.convert_to_numpy(ek.layers.RandomTimeWarp(seed=0)(ramp))
-    >>> bool((np.diff(y, axis=1) >= 0).all()), y[:, 0, 0].tolist(), y[:, -1, 0].tolist()
-    (True, [0.0, 0.0], [19.0, 19.0])
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> ramp = np.tile(np.arange(20, dtype="float32")[None, :, None], (2, 1, 1))
+        >>> y = keras.ops.convert_to_numpy(ek.layers.RandomTimeWarp(seed=0)(ramp))
+        >>> bool((np.diff(y, axis=1) >= 0).all()), y[:, 0, 0].tolist(), y[:, -1, 0].tolist()
+        (True, [0.0, 0.0], [19.0, 19.0])
     """
 
     def __init__(

@@ -31,14 +31,13 @@ class RandomWindowSlice(SequenceAugmentation):
         training: whether to augment. Defaults to `True`.
         strength: optional scalar multiplier of `1 - ratio`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> ramp = np.arange(11, dtype="float32").reshape(1, 11, 1)
-    >>> y = keras.ops.convert_to_numpy(ek.layers.RandomWindowSlice(0.5, seed=0)(ramp))
-    >>> y.shape, round(float(y[0, -1, 0] - y[0, 0, 0]), 4)
-    ((1, 11, 1), 5.0)
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> ramp = np.arange(11, dtype="float32").reshape(1, 11, 1)
+        >>> y = keras.ops.convert_to_numpy(ek.layers.RandomWindowSlice(0.5, seed=0)(ramp))
+        >>> y.shape, round(float(y[0, -1, 0] - y[0, 0, 0]), 4)
+        ((1, 11, 1), 5.0)
     """
 
     def __init__(self, ratio: float = 0.9, seed: int | None = None, **kwargs: Any):

@@ -35,14 +35,13 @@ class RandomWindowWarp(SequenceAugmentation):
         training: whether to augment. Defaults to `True`.
         strength: optional scalar exponent of the stretch factor.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> ramp = np.arange(100, dtype="float32").reshape(1, 100, 1)
-    >>> y = keras.ops.convert_to_numpy(ek.layers.RandomWindowWarp(seed=0)(ramp))
-    >>> y.shape, float(y[0, 0, 0]), float(y[0, -1, 0])
-    ((1, 100, 1), 0.0, 99.0)
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> ramp = np.arange(100, dtype="float32").reshape(1, 100, 1)
+        >>> y = keras.ops.convert_to_numpy(ek.layers.RandomWindowWarp(seed=0)(ramp))
+        >>> y.shape, float(y[0, 0, 0]), float(y[0, -1, 0])
+        ((1, 100, 1), 0.0, 99.0)
     """
 
     def __init__(

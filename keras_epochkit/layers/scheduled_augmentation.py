@@ -68,20 +68,19 @@ class ScheduledAugmentation(DataLayer):
         inputs: a batched tensor.
         training: whether to augment. Defaults to `True`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> layer = ek.layers.ScheduledAugmentation(
-    ...     ek.layers.RandomJitter(sigma=0.1), schedule="linear", start=0.0,
-    ...     end=1.0, epochs=4)
-    >>> tuple(layer.strength_at(e) for e in range(6))
-    (0.0, 0.25, 0.5, 0.75, 1.0, 1.0)
-    >>> float(np.abs(keras.ops.convert_to_numpy(layer(np.ones((2, 8, 1))))-1).max())
-    0.0
-    >>> layer.set_strength(layer.strength_at(4))
-    >>> bool(np.abs(keras.ops.convert_to_numpy(layer(np.ones((2, 8, 1))))-1).max() > 0)
-    True
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> layer = ek.layers.ScheduledAugmentation(
+        ...     ek.layers.RandomJitter(sigma=0.1), schedule="linear", start=0.0,
+        ...     end=1.0, epochs=4)
+        >>> tuple(layer.strength_at(e) for e in range(6))
+        (0.0, 0.25, 0.5, 0.75, 1.0, 1.0)
+        >>> float(np.abs(keras.ops.convert_to_numpy(layer(np.ones((2, 8, 1))))-1).max())
+        0.0
+        >>> layer.set_strength(layer.strength_at(4))
+        >>> bool(np.abs(keras.ops.convert_to_numpy(layer(np.ones((2, 8, 1))))-1).max() > 0)
+        True
     """
 
     def __init__(

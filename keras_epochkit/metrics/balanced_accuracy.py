@@ -35,14 +35,13 @@ class BalancedAccuracy(ConfusionCounts):
         name: name of the metric instance. Defaults to `"balanced_accuracy"`.
         dtype: dtype of the counts and result. Defaults to `"float32"`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> metric = ek.metrics.BalancedAccuracy(num_classes=3)
-    >>> metric.update_state(np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]))
-    >>> round(float(metric.result()), 4)
-    0.5
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> metric = ek.metrics.BalancedAccuracy(num_classes=3)
+        >>> metric.update_state(np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]))
+        >>> round(float(metric.result()), 4)
+        0.5
     """
 
     _needs_matrix = True

@@ -46,14 +46,13 @@ class CohenKappa(ConfusionCounts):
         name: name of the metric instance. Defaults to `"cohen_kappa"`.
         dtype: dtype of the counts and result. Defaults to `"float32"`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> metric = ek.metrics.CohenKappa(num_classes=3, weights="quadratic")
-    >>> metric.update_state(np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]))
-    >>> round(float(metric.result()), 4)
-    0.6364
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> metric = ek.metrics.CohenKappa(num_classes=3, weights="quadratic")
+        >>> metric.update_state(np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]))
+        >>> round(float(metric.result()), 4)
+        0.6364
     """
 
     _needs_matrix = True

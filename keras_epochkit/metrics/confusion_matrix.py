@@ -48,16 +48,15 @@ class ConfusionMatrix(ConfusionCounts):
         name: name of the metric instance. Defaults to `"confusion_matrix"`.
         dtype: dtype of the counts and result. Defaults to `"float32"`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> metric = ek.metrics.ConfusionMatrix(num_classes=3)
-    >>> metric.update_state(np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]))
-    >>> np.asarray(metric.result()).astype(int)
-    array([[1, 0, 0],
-           [0, 0, 1],
-           [0, 1, 1]])
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> metric = ek.metrics.ConfusionMatrix(num_classes=3)
+        >>> metric.update_state(np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]))
+        >>> np.asarray(metric.result()).astype(int)
+        array([[1, 0, 0],
+               [0, 0, 1],
+               [0, 1, 1]])
     """
 
     _needs_matrix = True

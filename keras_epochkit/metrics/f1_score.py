@@ -42,14 +42,13 @@ class F1Score(FBetaScore):
         name: name of the metric instance. Defaults to `"f1_score"`.
         dtype: dtype of the counts and result. Defaults to `"float32"`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> metric = ek.metrics.F1Score(num_classes=3, average="weighted")
-    >>> metric.update_state(np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]))
-    >>> round(float(metric.result()), 4)
-    0.5
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> metric = ek.metrics.F1Score(num_classes=3, average="weighted")
+        >>> metric.update_state(np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]))
+        >>> round(float(metric.result()), 4)
+        0.5
     """
 
     _default_name = "f1_score"

@@ -45,14 +45,13 @@ class FBetaScore(AveragedScore):
         name: name of the metric instance. Defaults to `"fbeta_score"`.
         dtype: dtype of the counts and result. Defaults to `"float32"`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> metric = ek.metrics.FBetaScore(beta=2.0, task="binary")
-    >>> metric.update_state(np.array([1, 1, 0, 0]), np.array([0.9, 0.2, 0.7, 0.1]))
-    >>> round(float(metric.result()), 4)
-    0.5
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> metric = ek.metrics.FBetaScore(beta=2.0, task="binary")
+        >>> metric.update_state(np.array([1, 1, 0, 0]), np.array([0.9, 0.2, 0.7, 0.1]))
+        >>> round(float(metric.result()), 4)
+        0.5
     """
 
     _default_name = "fbeta_score"

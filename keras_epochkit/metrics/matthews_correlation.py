@@ -37,14 +37,13 @@ class MatthewsCorrelation(ConfusionCounts):
             `"matthews_correlation"`.
         dtype: dtype of the counts and result. Defaults to `"float32"`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> metric = ek.metrics.MatthewsCorrelation(task="binary")
-    >>> metric.update_state(np.array([1, 1, 0, 0]), np.array([0.9, 0.8, 0.7, 0.1]))
-    >>> round(float(metric.result()), 4)
-    0.5774
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> metric = ek.metrics.MatthewsCorrelation(task="binary")
+        >>> metric.update_state(np.array([1, 1, 0, 0]), np.array([0.9, 0.8, 0.7, 0.1]))
+        >>> round(float(metric.result()), 4)
+        0.5774
     """
 
     _needs_matrix = True

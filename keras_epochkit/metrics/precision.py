@@ -45,14 +45,13 @@ class Precision(AveragedScore):
         name: name of the metric instance. Defaults to `"precision"`.
         dtype: dtype of the counts and result. Defaults to `"float32"`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> import keras_epochkit as ek
-    >>> metric = ek.metrics.Precision(num_classes=3, average=None)
-    >>> metric.update_state(np.array([0, 1, 2, 2]), np.eye(3)[[0, 2, 2, 1]])
-    >>> {k: round(float(v), 2) for k, v in metric.result().items()}
-    {'precision_class_0': 1.0, 'precision_class_1': 0.0, 'precision_class_2': 0.5}
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> metric = ek.metrics.Precision(num_classes=3, average=None)
+        >>> metric.update_state(np.array([0, 1, 2, 2]), np.eye(3)[[0, 2, 2, 1]])
+        >>> {k: round(float(v), 2) for k, v in metric.result().items()}
+        {'precision_class_0': 1.0, 'precision_class_1': 0.0, 'precision_class_2': 0.5}
     """
 
     _default_name = "precision"

@@ -159,7 +159,7 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         """Whether the schedule's state lives in an optimizer variable."""
         return self._optimizer is not None
 
-    def attach(self, optimizer) -> None:
+    def attach(self, optimizer: keras.optimizers.Optimizer) -> None:
         """Moves the schedule's changeable state into an optimizer variable.
 
         Idempotent. After it, `bind` and `set_scale` take effect inside the

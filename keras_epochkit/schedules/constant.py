@@ -28,12 +28,11 @@ class Constant(BudgetSchedule):
             to `0.0`.
         name: the schedule's name. Defaults to `"Constant"`.
 
-    Example:
-
-    >>> import keras_epochkit as ek
-    >>> schedule = ek.schedules.Constant(0.01, warmup_steps=4)
-    >>> [round(float(schedule(step)), 4) for step in (0, 2, 4, 1000)]
-    [0.0, 0.005, 0.01, 0.01]
+    Examples:
+        >>> import keras_epochkit as ek
+        >>> schedule = ek.schedules.Constant(0.01, warmup_steps=4)
+        >>> [round(float(schedule(step)), 4) for step in (0, 2, 4, 1000)]
+        [0.0, 0.005, 0.01, 0.01]
     """
 
     def __init__(

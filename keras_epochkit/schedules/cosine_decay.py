@@ -32,12 +32,11 @@ class CosineDecay(BudgetSchedule):
             to `0.0`.
         name: the schedule's name. Defaults to `"CosineDecay"`.
 
-    Example:
-
-    >>> import keras_epochkit as ek
-    >>> schedule = ek.schedules.CosineDecay(0.1, total_steps=100)
-    >>> [round(float(schedule(step)), 4) for step in (0, 50, 100, 200)]
-    [0.1, 0.05, 0.0, 0.0]
+    Examples:
+        >>> import keras_epochkit as ek
+        >>> schedule = ek.schedules.CosineDecay(0.1, total_steps=100)
+        >>> [round(float(schedule(step)), 4) for step in (0, 50, 100, 200)]
+        [0.1, 0.05, 0.0, 0.0]
     """
 
     def _shape(self, progress):

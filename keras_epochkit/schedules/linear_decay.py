@@ -28,12 +28,11 @@ class LinearDecay(BudgetSchedule):
             to `0.0`.
         name: the schedule's name. Defaults to `"LinearDecay"`.
 
-    Example:
-
-    >>> import keras_epochkit as ek
-    >>> schedule = ek.schedules.LinearDecay(0.1, total_steps=100, warmup_steps=10)
-    >>> [round(float(schedule(step)), 4) for step in (0, 5, 10, 55, 100, 120)]
-    [0.0, 0.05, 0.1, 0.05, 0.0, 0.0]
+    Examples:
+        >>> import keras_epochkit as ek
+        >>> schedule = ek.schedules.LinearDecay(0.1, total_steps=100, warmup_steps=10)
+        >>> [round(float(schedule(step)), 4) for step in (0, 5, 10, 55, 100, 120)]
+        [0.0, 0.05, 0.1, 0.05, 0.0, 0.0]
     """
 
     def _shape(self, progress):

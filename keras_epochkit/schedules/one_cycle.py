@@ -34,12 +34,11 @@ class OneCycle(BudgetSchedule):
             Defaults to `1e4`.
         name: the schedule's name. Defaults to `"OneCycle"`.
 
-    Example:
-
-    >>> import keras_epochkit as ek
-    >>> schedule = ek.schedules.OneCycle(0.1, total_steps=100)
-    >>> [f"{float(schedule(step)):.1e}" for step in (0, 30, 100)]
-    ['4.0e-03', '1.0e-01', '4.0e-07']
+    Examples:
+        >>> import keras_epochkit as ek
+        >>> schedule = ek.schedules.OneCycle(0.1, total_steps=100)
+        >>> [f"{float(schedule(step)):.1e}" for step in (0, 30, 100)]
+        ['4.0e-03', '1.0e-01', '4.0e-07']
     """
 
     def __init__(

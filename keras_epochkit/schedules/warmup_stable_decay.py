@@ -41,14 +41,13 @@ class WarmupStableDecay(BudgetSchedule):
             to `0.0`.
         name: the schedule's name. Defaults to `"WarmupStableDecay"`.
 
-    Example:
-
-    >>> import keras_epochkit as ek
-    >>> schedule = ek.schedules.WarmupStableDecay(
-    ...     0.1, total_steps=110, warmup_steps=10, decay_fraction=0.2,
-    ...     decay_shape="linear")
-    >>> [round(float(schedule(step)), 4) for step in (0, 10, 90, 100, 110)]
-    [0.0, 0.1, 0.1, 0.05, 0.0]
+    Examples:
+        >>> import keras_epochkit as ek
+        >>> schedule = ek.schedules.WarmupStableDecay(
+        ...     0.1, total_steps=110, warmup_steps=10, decay_fraction=0.2,
+        ...     decay_shape="linear")
+        >>> [round(float(schedule(step)), 4) for step in (0, 10, 90, 100, 110)]
+        [0.0, 0.1, 0.1, 0.05, 0.0]
     """
 
     def __init__(
