@@ -34,7 +34,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "data" / "recipes.json"
-ROWS = 300_000  # overhead: an epoch of a second or more on each backend
+# Overhead runs: an epoch of a second or more on each backend.
+ROWS, BATCH, EPOCHS = 300_000, 256, 4
 
 
 def _load_recipe(name: str):
@@ -145,7 +146,7 @@ def overhead(repeats: int = 6) -> dict:
         model = build()
         # The same schedule in every arm, so that only the callbacks differ:
         # bare fit gets its horizon by hand, the callback set from EpochBudget.
-        steps = 4 * -(-ROWS // 256)
+        steps = EPOCHS * -(-ROWS // BATCH)
         rate = ek.schedules.CosineDecay(
             1e-3, total_steps=steps if arm == "bare" else None
         )
@@ -185,8 +186,8 @@ def overhead(repeats: int = 6) -> dict:
                 x,
                 y,
                 validation_data=(x_val, y_val),
-                batch_size=256,
-                epochs=4,
+                batch_size=BATCH,
+                epochs=EPOCHS,
                 verbose=0,
                 callbacks=[*callbacks, Clock()],
             )
