@@ -39,8 +39,8 @@ def test_prints_the_report_table(training_log, capsys):
     assert cli.main(["analyze", str(path)]) == 0
     out = capsys.readouterr().out
     best = int(np.argmin(history["val_loss"]))
-    assert "20 epochs recorded (numbered from 0); best val_loss" in out
-    assert f"at epoch {best}." in out
+    assert "20 epochs recorded (counted from 1); best val_loss" in out
+    assert f"at epoch {best + 1}." in out
     assert "| Rule | Stops after epoch | Keeps epoch |" in out
     assert "| Patience(patience=5) |" in out
     assert "| GeneralizationLoss(alpha=5.0) |" in out

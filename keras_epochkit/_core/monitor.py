@@ -164,6 +164,8 @@ def is_improvement(
 ) -> bool:
     """Keras's test: `value` beats `best` by more than `min_delta`.
 
+    The absolute rule is computed as Keras computes it (the shifted value and
+    the best compared in float32), so the two agree epoch by epoch;
     `min_delta_mode="rel"` scales `min_delta` by `|best|`. A non-finite value
     is never an improvement.
 
@@ -175,10 +177,14 @@ def is_improvement(
         return False
     if best is None:
         return True
-    delta = min_delta * abs(best) if min_delta_mode == "rel" else min_delta
+    if min_delta_mode == "abs":
+        if mode == "min":
+            return bool(np.float32(value + min_delta) < np.float32(best))
+        return bool(np.float32(value - min_delta) > np.float32(best))
+    margin = min_delta * abs(best)
     if mode == "min":
-        return value < best - delta
-    return value > best + delta
+        return value < best - margin
+    return value > best + margin
 
 
 def to_float(value: Any, key: str = "value") -> float:
@@ -270,3 +276,11 @@ class MissingMonitorWarning:
                 UserWarning,
                 stacklevel=3,
             )
+
+
+MIN_DELTA_MODES = ("abs", "rel")
+
+
+def check_min_delta_mode(mode: Any) -> str:
+    """Returns `mode` if it is `"abs"` or `"rel"`, or raises."""
+    return check_choice("min_delta_mode", mode, MIN_DELTA_MODES)

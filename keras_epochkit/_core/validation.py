@@ -61,9 +61,7 @@ def check_number(
         if ok and maximum is not None:
             ok = number < maximum if strict else number <= maximum
     if not ok:
-        raise invalid(
-            name, "a finite number" + _range(minimum, maximum, strict), value
-        )
+        raise invalid(name, "a finite number" + _range(minimum, maximum, strict), value)
     return number
 
 

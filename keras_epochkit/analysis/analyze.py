@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import copy
 import inspect
 import math
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 
+from keras_epochkit import criteria as criteria_lib
+from keras_epochkit._core.monitor import resolve_mode
 from keras_epochkit.analysis._logs import load_logs
-from keras_epochkit.analysis._overfitting import resolve_mode
 from keras_epochkit.analysis.analysis_report import AnalysisReport
 from keras_epochkit.analysis.criterion_stop import CriterionStop
+from keras_epochkit.criteria._overfitting import OverfittingDetector
+from keras_epochkit.criteria.replay import feed
+from keras_epochkit.criteria.replay import replay
 
 _HIDDEN_ARGS = ("monitor", "mode", "train_monitor", "name")
 
@@ -40,29 +43,17 @@ def criterion_name(criterion: Any) -> str:
 
 
 def _default_criteria(monitor: str, mode: str, train_key: str) -> dict[str, Any]:
-    from keras_epochkit import criteria
-
     rules = [
-        criteria.Patience(patience=5, monitor=monitor, mode=mode),
-        criteria.Patience(patience=10, monitor=monitor, mode=mode),
-        criteria.GeneralizationLoss(monitor=monitor, mode=mode),
-        criteria.ProgressQuotient(monitor=monitor, mode=mode, train_monitor=train_key),
-        criteria.UpStrips(monitor=monitor, mode=mode),
-        criteria.Extrapolation(monitor=monitor, mode=mode),
+        criteria_lib.Patience(patience=5, monitor=monitor, mode=mode),
+        criteria_lib.Patience(patience=10, monitor=monitor, mode=mode),
+        criteria_lib.GeneralizationLoss(monitor=monitor, mode=mode),
+        criteria_lib.ProgressQuotient(
+            monitor=monitor, mode=mode, train_monitor=train_key
+        ),
+        criteria_lib.UpStrips(monitor=monitor, mode=mode),
+        criteria_lib.Extrapolation(monitor=monitor, mode=mode),
     ]
     return {criterion_name(rule): rule for rule in rules}
-
-
-def _replay(criterion: Any, logs: list[dict[str, float]], budget: int):
-    """First epoch at which a fresh copy of `criterion` says stop, and why."""
-    criterion = copy.deepcopy(criterion)
-    if callable(getattr(criterion, "reset", None)):
-        criterion.reset()
-    for epoch, row in enumerate(logs):
-        decision = criterion.update(epoch, dict(row), budget=budget)
-        if decision.stop:
-            return epoch, str(getattr(decision, "reason", "") or "")
-    return None, ""
 
 
 def _best(values: list[float], sign: float, last: int) -> tuple[int, float]:
@@ -114,8 +105,9 @@ def analyze(
             defaults.
         budget: the epoch budget handed to the criteria. Defaults to `None`,
             the number of recorded epochs.
-        overfitting_monitor: an `OverfittingMonitor` whose settings to use.
-            Defaults to `None`, one with default settings.
+        overfitting_monitor: an `OverfittingMonitor` (or anything with the
+            detector's settings in its `get_config()`) whose detection
+            settings to use. Defaults to `None`, the default settings.
 
     Returns:
         An `AnalysisReport`; print it for a Markdown table.
@@ -128,25 +120,16 @@ def analyze(
         >>> report.best_epoch, report.onset_epoch
         (3, 3)
     """
-    from keras_epochkit.callbacks.overfitting_monitor import OverfittingMonitor
-
     logs = load_logs(source)
-    resolved = resolve_mode(monitor, mode)
+    resolved = resolve_mode(monitor, mode, owner="analyze")
     sign = 1.0 if resolved == "min" else -1.0
-    if overfitting_monitor is None:
-        overfitting_monitor = OverfittingMonitor(
-            monitor=monitor, train_monitor=train_monitor, mode=resolved, verbose=0
-        )
-    else:
-        config = overfitting_monitor.get_config()
-        config.update(action=None, verbose=0)
-        overfitting_monitor = OverfittingMonitor.from_config(config)
+    detector = _detector(overfitting_monitor, monitor, train_monitor, resolved)
     if not any(monitor in row for row in logs):
         raise ValueError(
             f"`monitor={monitor!r}` is in no epoch of the log. Keys present: "
             f"{sorted(set().union(*logs))}."
         )
-    train_key = overfitting_monitor.train_key
+    train_key = detector.train_key
     if criteria is None:
         criteria = _default_criteria(monitor, resolved, train_key)
     elif not isinstance(criteria, Mapping):
@@ -158,7 +141,7 @@ def analyze(
     best_epoch, best_value = _best(values, sign, n - 1)
     stops = []
     for name, criterion in criteria.items():
-        stop_epoch, reason = _replay(criterion, logs, budget)
+        stop_epoch, decision = replay(criterion, logs, budget)
         last = n - 1 if stop_epoch is None else stop_epoch
         kept_epoch, kept_value = _best(values, sign, last)
         saved = n - (last + 1)
@@ -171,15 +154,13 @@ def analyze(
                 epochs_run=last + 1,
                 epochs_saved=saved,
                 share_saved=saved / n,
-                reason=reason,
+                reason=decision.message if stop_epoch is not None else "",
             )
         )
 
-    overfitting_monitor.on_train_begin()
-    for epoch, row in enumerate(logs):
-        overfitting_monitor.on_epoch_end(epoch, dict(row))
-    tracker = overfitting_monitor._tracker
-    onset = tracker.onset_epoch
+    for _ in feed(detector, logs, budget):
+        pass
+    onset = detector.onset_epoch
     return AnalysisReport(
         monitor=monitor,
         mode=resolved,
@@ -188,6 +169,18 @@ def analyze(
         best_value=best_value,
         stops=tuple(stops),
         onset_epoch=onset if onset >= 0 else None,
-        onset_detected_epoch=tracker.detected_epoch if onset >= 0 else None,
-        overfitting_summary=tracker.summary(monitor, train_key, first_epoch=0),
+        onset_detected_epoch=detector.detected_epoch if onset >= 0 else None,
+        overfitting_summary=detector.summary(),
     )
+
+
+def _detector(settings: Any, monitor: str, train_monitor, mode: str):
+    """A fresh `OverfittingDetector` with the settings of `settings`, if any."""
+    config = {"monitor": monitor, "train_monitor": train_monitor, "mode": mode}
+    if settings is not None:
+        wanted = inspect.signature(OverfittingDetector.__init__).parameters
+        given = settings.get_config()
+        config.update({k: v for k, v in given.items() if k in wanted})
+        if config.get("mode", "auto") == "auto":
+            config["mode"] = mode
+    return OverfittingDetector(**config)

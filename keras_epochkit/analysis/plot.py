@@ -44,7 +44,8 @@ def plot(
     dashed line) and where it was detected (a cross), and where each
     criterion would have stopped (dotted lines),
     as found by `analyze`. It uses matplotlib's Agg canvas, so it needs no
-    display and leaves `pyplot`'s state alone.
+    display and leaves `pyplot`'s state alone. Epochs are counted from 1 on
+    the axis and in the legend, as in Keras's progress bar.
 
     Args:
         source: anything `analyze` accepts: a `History`, its `history` dict,
@@ -92,57 +93,58 @@ def plot(
     figure = Figure(figsize=(7, 4.2))
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
+    # Epochs are drawn and labelled from 1, as Keras's progress bar counts.
     epochs = list(range(len(logs)))
     if train_key is not None and any(train_key in row for row in logs):
         axes.plot(
-            [e for e in epochs if train_key in logs[e]],
+            [e + 1 for e in epochs if train_key in logs[e]],
             [row[train_key] for row in logs if train_key in row],
             label=train_key,
             color="tab:blue",
         )
     val_epochs = [e for e in epochs if monitor in logs[e]]
     axes.plot(
-        val_epochs,
+        [e + 1 for e in val_epochs],
         [logs[e][monitor] for e in val_epochs],
         label=monitor,
         color="tab:orange",
     )
     if report.best_epoch >= 0:
         axes.plot(
-            [report.best_epoch],
+            [report.best_epoch + 1],
             [report.best_value],
             marker="*",
             markersize=14,
             linestyle="none",
             color="tab:green",
-            label=f"best epoch ({report.best_epoch})",
+            label=f"best epoch ({report.best_epoch + 1})",
         )
     if report.onset_epoch is not None:
         axes.axvline(
-            report.onset_epoch,
+            report.onset_epoch + 1,
             color="tab:red",
             linestyle="--",
-            label=f"overfitting onset ({report.onset_epoch})",
+            label=f"overfitting onset ({report.onset_epoch + 1})",
         )
         detected = report.onset_detected_epoch
         if detected is not None and monitor in logs[detected]:
             axes.plot(
-                [detected],
+                [detected + 1],
                 [logs[detected][monitor]],
                 marker="X",
                 markersize=9,
                 linestyle="none",
                 color="tab:red",
-                label=f"overfitting detected ({detected})",
+                label=f"overfitting detected ({detected + 1})",
             )
     palette = ("tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive")
     for i, stop in enumerate(report.stops):
         if stop.stop_epoch is not None:
             axes.axvline(
-                stop.stop_epoch,
+                stop.stop_epoch + 1,
                 color=palette[i % len(palette)],
                 linestyle=":",
-                label=f"{stop.name} stops ({stop.stop_epoch})",
+                label=f"{stop.name} stops ({stop.stop_epoch + 1})",
             )
     axes.set_xlabel("epoch")
     axes.set_ylabel(monitor if train_key is None else f"{train_key} / {monitor}")

@@ -1,5 +1,6 @@
 """Keras callbacks: stopping, overfitting, budgets, resuming and reports."""
 
+from keras_epochkit._core.registry import register_pending
 from keras_epochkit.callbacks.augmentation_scheduler import AugmentationScheduler
 from keras_epochkit.callbacks.backup_and_restore import BackupAndRestore
 from keras_epochkit.callbacks.classification_report import ClassificationReport
@@ -8,6 +9,10 @@ from keras_epochkit.callbacks.early_stopping import EarlyStopping
 from keras_epochkit.callbacks.epoch_budget import EpochBudget
 from keras_epochkit.callbacks.overfitting_monitor import OverfittingMonitor
 from keras_epochkit.callbacks.time_budget import TimeBudget
+from keras_epochkit.criteria import StopReason
+
+# The criteria register with Keras's serialization once Keras is imported.
+register_pending()
 
 __all__ = [
     "AugmentationScheduler",
@@ -17,5 +22,6 @@ __all__ = [
     "EarlyStopping",
     "EpochBudget",
     "OverfittingMonitor",
+    "StopReason",
     "TimeBudget",
 ]

@@ -5,24 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import keras
 import numpy as np
 
-from keras_epochkit.criteria._checks import check_int
-from keras_epochkit.criteria._checks import check_min_delta_mode
-from keras_epochkit.criteria._checks import check_number
+from keras_epochkit._core import monitor as monitor_core
+from keras_epochkit._core.monitor import check_min_delta_mode
+from keras_epochkit._core.monitor import check_mode
+from keras_epochkit._core.monitor import is_improvement
+from keras_epochkit._core.stop_reason import StopReason
+from keras_epochkit._core.validation import check_bool
+from keras_epochkit._core.validation import check_choice
+from keras_epochkit._core.validation import check_int
+from keras_epochkit._core.validation import check_number
+from keras_epochkit._core.validation import check_verbose
+from keras_epochkit._core.validation import invalid
+from keras_epochkit.callbacks._stateful import StatefulCallback
 from keras_epochkit.criteria._smoothing import check_smoothing
 from keras_epochkit.criteria.compose import AllOf
 from keras_epochkit.criteria.compose import AnyOf
 from keras_epochkit.criteria.criterion import Criterion
-from keras_epochkit.criteria.criterion import check_mode
-from keras_epochkit.criteria.criterion import mode_from_name
 from keras_epochkit.criteria.divergence import Divergence
 from keras_epochkit.criteria.extrapolation import Extrapolation
 from keras_epochkit.criteria.generalization_loss import GeneralizationLoss
 from keras_epochkit.criteria.non_finite import NonFinite
 from keras_epochkit.criteria.patience import Patience
-from keras_epochkit.criteria.patience import is_improvement
 
 # The rule `EarlyStopping.recommended()` builds, chosen on EpochBench.
 #   patience, min_delta, min_delta_mode, smoothing, smoothing_window: the
@@ -52,26 +57,12 @@ STOP_WHEN = ("all", "any")
 def _as_list(value, name: str) -> list:
     if isinstance(value, (list, tuple)):
         if not value:
-            raise ValueError(f"`{name}` must not be empty; received {name}={value!r}.")
+            raise invalid(name, "a value or a non-empty list", value)
         return list(value)
     return [value]
 
 
-def _flat_metrics(model) -> list:
-    found, seen, stack = [], set(), list(getattr(model, "metrics", []) or [])
-    while stack:
-        metric = stack.pop(0)
-        if id(metric) in seen:
-            continue
-        seen.add(id(metric))
-        found.append(metric)
-        inner = getattr(metric, "metrics", None)
-        if isinstance(inner, (list, tuple)):
-            stack.extend(inner)
-    return found
-
-
-class EarlyStopping(keras.callbacks.Callback):
+class EarlyStopping(StatefulCallback):
     """Stops training when a monitored quantity has stopped improving.
 
     A drop-in superset of `keras.callbacks.EarlyStopping`: every Keras
@@ -79,9 +70,9 @@ class EarlyStopping(keras.callbacks.Callback):
     contain the monitor, changing the import changes nothing (same stop
     epoch, same restored weights) until a new argument is used. The
     deliberate deviations: a bad argument (such as `mode`) raises
-    `ValueError` instead of warning; a monitor missing from `logs` raises
-    `ValueError` listing the keys present instead of warning (epochs where
-    validation did not run, with no `val_` key at all, are skipped); a
+    `ValueError` instead of warning; a monitor missing from `logs` while
+    other keys of its kind are there (a typo) raises `ValueError` listing
+    the keys present, where Keras warns every epoch; a
     non-finite value is never "best" (Keras counts a NaN first epoch as
     best), and by default (`check_finite=True`) a NaN or infinite monitored
     value stops training at once, restoring the best weights.
@@ -89,7 +80,7 @@ class EarlyStopping(keras.callbacks.Callback):
     Each epoch the monitored values go through the stop rules in a fixed
     order: non-finite, target, divergence, the patience family,
     extrapolation; the first rule that says stop gives `stop_reason` and
-    `stop_code`. The best epoch is the epoch whose first (primary) monitor
+    `stop_message`. The best epoch is the epoch whose first (primary) monitor
     value beat the best so far by more than `min_delta` (Keras's rule);
     weights are snapshot only on such an improvement, never from a
     non-finite epoch, and with `restore_best_weights=True` they are
@@ -102,11 +93,19 @@ class EarlyStopping(keras.callbacks.Callback):
     stops only once every monitor has stalled (any monitor still improving
     keeps training going), with `stop_when="any"` as soon as one has.
 
-    From the first epoch on, two numbers are added to the epoch logs, so
-    `History`, `CSVLogger` and `TensorBoard` record them:
+    It adds nothing to the epoch logs by default, so Keras's progress bar
+    stays as it is. With `log_figures=True`, two numbers are added from the
+    first epoch on, so `History`, `CSVLogger` and `TensorBoard` record them:
     `early_stopping_best_epoch` (0-based, `-1` before any finite value) and
-    `early_stopping_stop_code` (`0`, or the code of the rule that stopped:
-    see `keras_epochkit.criteria.STOP_CODES`).
+    `early_stopping_stop_code` (`0`, or `int(stop_reason)`: a
+    `keras_epochkit.criteria.StopReason`).
+
+    A `val_` monitor missing from the logs of an epoch with no validation
+    value at all (no validation data, or `validation_freq > 1`) skips that
+    epoch, with one warning per `fit` that lists the keys present; any other
+    missing monitor raises a `ValueError`. A monitored value may be a
+    Python number, a 0-d or one-element array (as Keras's `F1Score` logs at
+    `average=None` for one class) or a tensor.
 
     Args:
         monitor: the quantity to monitor, or a list of them (the first is
@@ -149,16 +148,26 @@ class EarlyStopping(keras.callbacks.Callback):
             has stalled) or `"any"` (once one has). Defaults to `"all"`.
         check_finite: whether a NaN or infinite monitored value stops
             training at once. Defaults to `True`.
+        log_figures: whether to add `early_stopping_best_epoch` and
+            `early_stopping_stop_code` to the epoch logs. Defaults to
+            `False`.
 
     Attributes:
         stopped_epoch: the 0-based epoch at which training stopped, `0` if
             it did not (as in Keras).
         best_epoch: the 0-based best epoch (as in Keras, `0` before any).
-        best_value: the primary monitor's best value, `None` before any
-            finite value (`best` is an alias, as in Keras).
-        stop_reason: why training stopped, `""` if it did not.
-        stop_code: the stop code, `0` if training did not stop.
+        best: the primary monitor's best value, `None` before any finite
+            value (a plain attribute, as in Keras; `best_value` is an alias).
+        wait: epochs since the last improvement of the built-in patience
+            rule (as in Keras; `0` with `criteria`).
+        stop_reason: the `keras_epochkit.criteria.StopReason` of the rule
+            that stopped training, `None` until it stops.
+        stop_message: that rule's sentence with the run's figures, `""`
+            until it stops.
+        stop_code: `int(stop_reason)`, `0` until it stops.
         best_weights: the snapshot of the best epoch's weights, or `None`.
+        state_key: the name under which `BackupAndRestore` keeps its state
+            (`"EarlyStopping[val_loss]"`); assign another to tell two apart.
 
     State (`get_state`/`set_state`): the best value and epoch, the stop
     epoch, code and reason, the resolved modes, every rule's state and the
@@ -166,7 +175,8 @@ class EarlyStopping(keras.callbacks.Callback):
     state set with `set_state` before `fit` survives that fit's
     `on_train_begin`, and one set during the first epoch (as
     `keras_epochkit.callbacks.BackupAndRestore` does) takes effect at once,
-    so a resumed `fit(initial_epoch=...)` continues exactly.
+    so a resumed `fit(initial_epoch=...)` continues exactly. The stop
+    reason is kept by its name.
 
     Examples:
         >>> import numpy as np, keras
@@ -176,8 +186,8 @@ class EarlyStopping(keras.callbacks.Callback):
         >>> x, y = np.ones((8, 2)), np.zeros((8, 1))
         >>> stop = EarlyStopping(monitor="loss", patience=1, min_delta=10.0)
         >>> history = model.fit(x, y, epochs=5, callbacks=[stop], verbose=0)
-        >>> len(history.history["loss"]), stop.stopped_epoch, stop.stop_code
-        (2, 1, 4)
+        >>> len(history.history["loss"]), stop.stopped_epoch, stop.stop_reason
+        (2, 1, <StopReason.PATIENCE: 4>)
     """
 
     def __init__(
@@ -197,50 +207,35 @@ class EarlyStopping(keras.callbacks.Callback):
         smoothing_window: int = 5,
         stop_when: str = "all",
         check_finite: bool = True,
+        log_figures: bool = False,
     ) -> None:
         super().__init__()
         self.monitors = self._check_monitors(monitor)
         self.monitor = monitor if isinstance(monitor, str) else list(monitor)
-        self.modes = self._per_monitor(mode, "mode")
-        for item in self.modes:
-            check_mode(item)
+        self.modes = [check_mode(m) for m in self._per_monitor(mode, "mode")]
         self.mode = mode
         self.min_delta = abs(check_number("min_delta", min_delta))
         self.patience = check_int("patience", patience)
-        # Keras accepts verbose=True/False too.
-        self.verbose = int(verbose) if isinstance(verbose, bool) else verbose
-        check_int("verbose", self.verbose)
+        self.verbose = check_verbose(verbose)
         self.baselines = [
             None if b is None else check_number("baseline", b)
             for b in self._per_monitor(baseline, "baseline")
         ]
         self.baseline = baseline
-        if not isinstance(restore_best_weights, bool):
-            raise ValueError(
-                "`restore_best_weights` must be True or False; received "
-                f"restore_best_weights={restore_best_weights!r}."
-            )
-        self.restore_best_weights = restore_best_weights
+        self.restore_best_weights = check_bool(
+            "restore_best_weights", restore_best_weights
+        )
         self.start_from_epoch = check_int("start_from_epoch", start_from_epoch)
         self.min_delta_mode = check_min_delta_mode(min_delta_mode)
         check_smoothing(smoothing, smoothing_window)
         self.smoothing = smoothing
         self.smoothing_window = smoothing_window
-        if stop_when not in STOP_WHEN:
-            raise ValueError(
-                f"`stop_when` must be one of {STOP_WHEN}; received "
-                f"stop_when={stop_when!r}."
-            )
-        self.stop_when = stop_when
-        if not isinstance(check_finite, bool):
-            raise ValueError(
-                f"`check_finite` must be True or False; received "
-                f"check_finite={check_finite!r}."
-            )
-        self.check_finite = check_finite
+        self.stop_when = check_choice("stop_when", stop_when, STOP_WHEN)
+        self.check_finite = check_bool("check_finite", check_finite)
+        self.log_figures = check_bool("log_figures", log_figures)
         self.criteria = self._check_criteria(criteria)
-        self._resuming = False
-        self._reset()
+        self._missing = monitor_core.MissingMonitorWarning("EarlyStopping")
+        self.reset_state()
 
     # --- construction helpers ----------------------------------------------
     @staticmethod
@@ -248,20 +243,20 @@ class EarlyStopping(keras.callbacks.Callback):
         monitors = _as_list(monitor, "monitor")
         for item in monitors:
             if not isinstance(item, str) or not item:
-                raise ValueError(
-                    "`monitor` must be a non-empty string or a list of them; "
-                    f"received monitor={monitor!r}."
+                raise invalid(
+                    "monitor", "a non-empty string or a list of them", monitor
                 )
         if len(set(monitors)) != len(monitors):
-            raise ValueError(f"`monitor` lists a key twice: monitor={monitor!r}.")
+            raise invalid("monitor", "a list of distinct keys", monitor)
         return monitors
 
     def _per_monitor(self, value, name: str) -> list:
         if isinstance(value, (list, tuple)):
             if len(value) != len(self.monitors):
-                raise ValueError(
-                    f"`{name}` must be a single value or one per monitor "
-                    f"({len(self.monitors)}); received {name}={value!r}."
+                raise invalid(
+                    name,
+                    f"a single value or one per monitor ({len(self.monitors)})",
+                    value,
                 )
             return list(value)
         return [value] * len(self.monitors)
@@ -270,11 +265,10 @@ class EarlyStopping(keras.callbacks.Callback):
         if criteria is None:
             return None
         items = _as_list(criteria, "criteria")
-        for index, item in enumerate(items):
+        for item in items:
             if not isinstance(item, Criterion):
-                raise ValueError(
-                    "`criteria` must be a list of keras_epochkit.criteria "
-                    f"objects; criteria[{index}] is {item!r}."
+                raise invalid(
+                    "criteria", "a list of keras_epochkit.criteria objects", criteria
                 )
         if (
             self.patience != 0
@@ -348,42 +342,45 @@ class EarlyStopping(keras.callbacks.Callback):
         return cls(monitor=monitor, mode=mode, criteria=criteria, **settings)
 
     # --- state ----------------------------------------------------------------
-    def _reset(self) -> None:
+    def reset_state(self) -> None:
+        """Forgets the run: called by every `on_train_begin` not resuming."""
         self.wait = 0
         self.stopped_epoch = 0
         self.best_epoch = 0
-        self.best_value: float | None = None
+        self.best: float | None = None
         self.best_weights = None
-        self.stop_reason = ""
-        self.stop_code = 0
+        self.stop_reason: StopReason | None = None
+        self.stop_message = ""
         self._resolved: dict[str, str] = {}
         self._finite_rules: list[Criterion] | None = None
         self._rules: list[Criterion] | None = None
 
     @property
-    def best(self) -> float | None:
-        return self.best_value
+    def best_value(self) -> float | None:
+        """The primary monitor's best value; an alias of `best`."""
+        return self.best
+
+    @best_value.setter
+    def best_value(self, value: float | None) -> None:
+        self.best = value
+
+    @property
+    def stop_code(self) -> int:
+        """`int(stop_reason)`, or `0` before training stops."""
+        return 0 if self.stop_reason is None else int(self.stop_reason)
 
     def on_train_begin(self, logs=None):
-        if self._resuming:
-            self._resuming = False
-            return
-        self._reset()
+        super().on_train_begin(logs)
+        self._missing.reset()
 
-    def on_epoch_begin(self, epoch, logs=None):
-        # A state set before this fit was consumed by `on_train_begin`; one set
-        # after it (a backup restored at the first epoch) must not survive
-        # into the next fit.
-        self._resuming = False
-
-    def get_state(self) -> dict[str, Any]:
-        """The state needed to continue exactly; see the class docstring."""
+    def _get_state(self) -> dict[str, Any]:
         return {
-            "best_value": self.best_value,
+            "best_value": self.best,
             "best_epoch": self.best_epoch,
             "stopped_epoch": self.stopped_epoch,
-            "stop_reason": self.stop_reason,
-            "stop_code": self.stop_code,
+            "wait": self.wait,
+            "stop_reason": None if self.stop_reason is None else self.stop_reason.name,
+            "stop_message": self.stop_message,
             "resolved_modes": dict(self._resolved),
             "finite_rules": None
             if self._finite_rules is None
@@ -396,15 +393,16 @@ class EarlyStopping(keras.callbacks.Callback):
             else [np.array(w, copy=True) for w in self.best_weights],
         }
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Restores a state from `get_state`; it survives the next `on_train_begin`."""
-        self._reset()
+    def _set_state(self, state: dict[str, Any]) -> None:
+        self.reset_state()
         best_value = state.get("best_value")
-        self.best_value = None if best_value is None else float(best_value)
+        self.best = None if best_value is None else float(best_value)
         self.best_epoch = int(state.get("best_epoch", 0))
         self.stopped_epoch = int(state.get("stopped_epoch", 0))
-        self.stop_reason = str(state.get("stop_reason", ""))
-        self.stop_code = int(state.get("stop_code", 0))
+        self.wait = int(state.get("wait", 0))
+        reason = state.get("stop_reason")
+        self.stop_reason = None if reason is None else StopReason[reason]
+        self.stop_message = str(state.get("stop_message", ""))
         self._resolved = dict(state.get("resolved_modes") or {})
         weights = state.get("best_weights")
         self.best_weights = (
@@ -418,42 +416,17 @@ class EarlyStopping(keras.callbacks.Callback):
                 self._finite_rules, state["finite_rules"], strict=True
             ):
                 rule.set_state(rule_state)
-        self._resuming = True
 
     # --- modes and rules --------------------------------------------------------
     def _mode_for(self, monitor: str) -> str:
-        if monitor in self._resolved:
-            return self._resolved[monitor]
-        mode = None
-        if (
-            monitor in self.monitors
-            and self.modes[self.monitors.index(monitor)] != "auto"
-        ):
-            mode = self.modes[self.monitors.index(monitor)]
-        name = monitor.removeprefix("val_")
-        if mode is None and (name == "loss" or name.endswith("_loss")):
-            mode = "min"
-        if mode is None and self.model is not None:
-            for metric in _flat_metrics(self.model):
-                direction = getattr(metric, "_direction", None)
-                if getattr(metric, "name", None) == name and direction in (
-                    "up",
-                    "down",
-                ):
-                    mode = "max" if direction == "up" else "min"
-                    break
-        if mode is None:
-            mode = mode_from_name(monitor)
-        if mode is None:
-            raise ValueError(
-                f"EarlyStopping cannot tell whether `{monitor}` should be "
-                "minimized or maximized: no metric of the model named "
-                f"`{name}` sets a direction and the name does not say. Pass "
-                "`mode='min'` (lower is better) or `mode='max'` (higher is "
-                "better), or one mode per monitor."
+        if monitor not in self._resolved:
+            mode = "auto"
+            if monitor in self.monitors:
+                mode = self.modes[self.monitors.index(monitor)]
+            self._resolved[monitor] = monitor_core.resolve_mode(
+                monitor, mode, owner="EarlyStopping", model=self.model
             )
-        self._resolved[monitor] = mode
-        return mode
+        return self._resolved[monitor]
 
     def _build_rules(self) -> None:
         for monitor in self.monitors:
@@ -487,31 +460,24 @@ class EarlyStopping(keras.callbacks.Callback):
 
     # --- epoch logic ------------------------------------------------------------
     def _read(self, logs: dict) -> dict[str, float] | None:
+        self._missing.check(logs, self.monitors)
         values = {}
         for monitor in self.monitors:
-            if monitor in logs and logs[monitor] is not None:
-                values[monitor] = float(logs[monitor])
-            elif monitor.startswith("val_") and not any(
-                key.startswith("val_") for key in logs
-            ):
+            value = monitor_core.read(logs, monitor, owner="EarlyStopping")
+            if value is None:
                 return None
-            else:
-                raise ValueError(
-                    f"EarlyStopping monitors `{monitor}`, which is not in the "
-                    f"epoch logs. Keys present: {sorted(logs)}. Pass one of them "
-                    "as `monitor` (validation metrics need validation data)."
-                )
+            values[monitor] = value
         return values
 
     def on_epoch_end(self, epoch, logs=None):
-        self._resuming = False
         if logs is None:
             logs = {}
         values = self._read(logs)
         if values is not None:
             self._update(int(epoch), logs, values)
-        logs[BEST_EPOCH_LOG] = self.best_epoch if self.best_value is not None else -1
-        logs[STOP_CODE_LOG] = self.stop_code
+        if self.log_figures:
+            logs[BEST_EPOCH_LOG] = self.best_epoch if self.best is not None else -1
+            logs[STOP_CODE_LOG] = self.stop_code
 
     def _update(self, epoch: int, logs: dict, values: dict[str, float]) -> None:
         if self._rules is None:
@@ -538,13 +504,13 @@ class EarlyStopping(keras.callbacks.Callback):
     def _track_best(self, epoch: int, value: float) -> None:
         if not is_improvement(
             value,
-            self.best_value,
+            self.best,
             self._mode_for(self.monitors[0]),
             self.min_delta,
             self.min_delta_mode,
         ):
             return
-        self.best_value = value
+        self.best = value
         self.best_epoch = epoch
         if self.restore_best_weights:
             self.best_weights = self.model.get_weights()
@@ -552,19 +518,19 @@ class EarlyStopping(keras.callbacks.Callback):
     def _stop(self, epoch: int, decision) -> None:
         self.stopped_epoch = epoch
         self.stop_reason = decision.reason
-        self.stop_code = decision.code
+        self.stop_message = decision.message
         self.model.stop_training = True
         if self.verbose > 0:
-            print(f"Epoch {epoch + 1}: early stopping: {decision.reason}")
+            print(f"Epoch {epoch + 1}: early stopping: {decision.message}")
         if (
-            decision.code == NonFinite.code
+            decision.reason is StopReason.NON_FINITE
             and self.restore_best_weights
             and self.best_weights is not None
         ):
             self.model.set_weights(self.best_weights)
 
     def on_train_end(self, logs=None):
-        self._resuming = False
+        super().on_train_end(logs)
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
                 print(

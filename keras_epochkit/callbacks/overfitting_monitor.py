@@ -7,19 +7,27 @@ from typing import Any
 
 import keras
 
-from keras_epochkit.analysis._overfitting import OverfittingTracker
-from keras_epochkit.analysis._overfitting import resolve_mode
-from keras_epochkit.analysis._overfitting import train_key_for
+from keras_epochkit._core import monitor as monitor_core
+from keras_epochkit._core.monitor import check_mode
+from keras_epochkit._core.stop_reason import StopReason
+from keras_epochkit._core.validation import check_bool
+from keras_epochkit._core.validation import check_choice
+from keras_epochkit._core.validation import check_number
+from keras_epochkit._core.validation import check_str
+from keras_epochkit.callbacks._stateful import StatefulCallback
+from keras_epochkit.criteria._overfitting import FIGURES
+from keras_epochkit.criteria._overfitting import OverfittingDetector
 
 _ACTIONS = (None, "warn", "stop", "reduce_lr")
 
 
-class OverfittingMonitor(keras.callbacks.Callback):
+class OverfittingMonitor(StatefulCallback):
     """Watches the gap between training and validation and finds overfitting.
 
-    At every epoch end it adds six numbers to `logs` (so `History`,
-    `CSVLogger` and `TensorBoard` placed after it in the callback list record
-    them):
+    At every epoch end it computes six numbers, kept in `figures`. The first,
+    `overfit_gap`, is added to `logs` (so `History`, `CSVLogger` and
+    `TensorBoard` placed after it in the callback list record it); with
+    `log_figures=True` all six are:
 
     - `overfit_gap`: `val_loss - loss` (for `mode="max"`, `acc - val_acc`), so
       a positive gap means validation is worse than training.
@@ -53,6 +61,8 @@ class OverfittingMonitor(keras.callbacks.Callback):
     `summary`, e.g. "overfitting began at epoch 14: val_loss +23% from its best
     while loss fell 40%." (epochs counted from 1 in messages, as in Keras's
     progress bar; from 0 in `logs` and attributes, as in Keras callbacks).
+    The detection itself is `keras_epochkit.analysis`'s too: `analyze`
+    replays the same model-free detector on recorded logs.
 
     Args:
         monitor: Validation quantity to watch. Defaults to `"val_loss"`.
@@ -86,12 +96,18 @@ class OverfittingMonitor(keras.callbacks.Callback):
             `0.0`.
         verbose: 0 (silent) or 1 (print on detection and at train end).
             Defaults to `1`.
+        log_figures: whether to add all six figures to `logs` instead of
+            `overfit_gap` alone. Defaults to `False`.
 
     Attributes:
         onset_epoch: 0-based onset epoch, or `-1`.
         detected_epoch: epoch at which the current onset was detected, or `-1`.
         stopped_epoch: epoch at which `action="stop"` stopped training, or `-1`.
+        stop_reason: `StopReason.OVERFITTING` once `action="stop"` has
+            stopped training, `None` before.
+        stop_message: the detection sentence, `""` until it stops.
         lr_reductions: how many times `action="reduce_lr"` reduced the rate.
+        figures: the six figures of the last epoch (empty before any).
         summary: the train-end line (empty before train end).
 
     Examples:
@@ -106,6 +122,8 @@ class OverfittingMonitor(keras.callbacks.Callback):
         >>> history = model.fit(x, y, validation_split=0.25, epochs=3,
         ...                     callbacks=[monitor], verbose=0)
         >>> sorted(k for k in history.history if k.startswith("overfit_"))
+        ['overfit_gap']
+        >>> sorted(monitor.figures)
         ['overfit_gap', 'overfit_gap_ratio', 'overfit_gl', 'overfit_onset_epoch',
          'overfit_val_slope', 'overfit_val_slope_p']
         >>> monitor.onset_epoch
@@ -125,83 +143,55 @@ class OverfittingMonitor(keras.callbacks.Callback):
         factor: float = 0.5,
         min_lr: float = 0.0,
         verbose: int = 1,
+        log_figures: bool = False,
     ):
         super().__init__()
-        if not isinstance(monitor, str) or not monitor:
-            raise ValueError(f"`monitor` must be a non-empty string; got {monitor!r}.")
-        if train_monitor is None:
-            train_key = train_key_for(monitor)
-        elif isinstance(train_monitor, str) and train_monitor:
-            train_key = train_monitor
-        else:
-            raise ValueError(
-                "`train_monitor` must be None or a non-empty string; got "
-                f"{train_monitor!r}."
-            )
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(
-                f"`mode` must be one of 'auto', 'min', 'max'; got {mode!r}."
-            )
-        if isinstance(window, bool) or not isinstance(window, int) or window < 3:
-            raise ValueError(f"`window` must be an integer >= 3; got {window!r}.")
-        if not 0.0 < significance < 1.0:
-            raise ValueError(
-                f"`significance` must be in the open interval (0, 1); got "
-                f"{significance!r}."
-            )
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"`patience` must be an integer >= 1; got {patience!r}.")
-        if not min_gl >= 0.0:
-            raise ValueError(f"`min_gl` must be a number >= 0; got {min_gl!r}.")
-        if action not in _ACTIONS:
-            raise ValueError(
-                "`action` must be one of None, 'warn', 'stop', 'reduce_lr'; got "
-                f"{action!r}."
-            )
-        if not 0.0 < factor < 1.0:
-            raise ValueError(
-                f"`factor` must be in the open interval (0, 1); got {factor!r}."
-            )
-        if not min_lr >= 0.0:
-            raise ValueError(f"`min_lr` must be a number >= 0; got {min_lr!r}.")
-        if verbose not in (0, 1):
-            raise ValueError(f"`verbose` must be 0 or 1; got {verbose!r}.")
-        self.monitor = monitor
+        self.monitor = check_str("monitor", monitor)
         self.train_monitor = train_monitor
-        self.train_key = train_key
-        self.mode = mode
-        self.window = window
-        self.significance = float(significance)
-        self.patience = patience
-        self.min_gl = float(min_gl)
-        self.action = action
-        self.factor = float(factor)
-        self.min_lr = float(min_lr)
-        self.verbose = verbose
-        self._tracker = OverfittingTracker(
-            resolve_mode(monitor, mode),
+        self.mode = check_mode(mode)
+        self.action = check_choice("action", action, _ACTIONS)
+        self.factor = check_number("factor", factor, 0.0, 1.0, strict=True)
+        self.min_lr = check_number("min_lr", min_lr, minimum=0.0)
+        self.verbose = check_choice("verbose", verbose, (0, 1))
+        self.log_figures = check_bool("log_figures", log_figures)
+        self.detector = OverfittingDetector(
+            monitor=monitor,
+            train_monitor=train_monitor,
+            mode=mode,
             window=window,
-            significance=self.significance,
+            significance=significance,
             patience=patience,
-            min_gl=self.min_gl,
+            min_gl=min_gl,
         )
-        self._restored = False
+        self.train_key = self.detector.train_key
+        self.window = self.detector.window
+        self.significance = self.detector.significance
+        self.patience = self.detector.patience
+        self.min_gl = self.detector.min_gl
         self._attached_schedule = None
-        self._reset()
+        self._missing = monitor_core.MissingMonitorWarning("OverfittingMonitor")
+        self.reset_state()
 
-    def _reset(self) -> None:
-        self._tracker.reset()
+    def reset_state(self) -> None:
+        """Forgets the run: called by every `on_train_begin` not resuming."""
+        self.detector.reset()
         self.stopped_epoch = -1
+        self.stop_reason: StopReason | None = None
+        self.stop_message = ""
         self.lr_reductions = 0
         self.summary = ""
 
     @property
     def onset_epoch(self) -> int:
-        return self._tracker.onset_epoch
+        return self.detector.onset_epoch
 
     @property
     def detected_epoch(self) -> int:
-        return self._tracker.detected_epoch
+        return self.detector.detected_epoch
+
+    @property
+    def figures(self) -> dict[str, float]:
+        return dict(self.detector.figures)
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments."""
@@ -217,6 +207,7 @@ class OverfittingMonitor(keras.callbacks.Callback):
             "factor": self.factor,
             "min_lr": self.min_lr,
             "verbose": self.verbose,
+            "log_figures": self.log_figures,
         }
 
     @classmethod
@@ -224,103 +215,77 @@ class OverfittingMonitor(keras.callbacks.Callback):
         """Rebuilds a monitor from `get_config()`."""
         return cls(**config)
 
-    def get_state(self) -> dict[str, Any]:
-        """Returns the detector's state as JSON-able values.
+    def _get_state(self) -> dict[str, Any]:
+        """The detector's state plus `stopped_epoch`, `stop_reason` and
+        `lr_reductions`, as JSON-able values."""
+        return {
+            **self.detector.get_state(),
+            "stopped_epoch": self.stopped_epoch,
+            "stop_reason": None if self.stop_reason is None else self.stop_reason.name,
+            "stop_message": self.stop_message,
+            "lr_reductions": self.lr_reductions,
+        }
 
-        It holds the finite (epoch, validation, training) values seen so far,
-        the index of the best one, the current run of degrading epochs, the
-        onset and detection epochs, every detection made (`alarms`, as
-        `[onset, detected]` pairs), `stopped_epoch` and `lr_reductions`.
-        """
-        state = self._tracker.get_state()
-        state["stopped_epoch"] = self.stopped_epoch
-        state["lr_reductions"] = self.lr_reductions
-        return state
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Restores a `get_state()` result.
-
-        Called before `fit` (or between `on_train_begin` and the first epoch,
-        as a resuming `BackupAndRestore` does), the restored state is kept by
-        that run's `on_train_begin` instead of being reset.
-        """
-        self._tracker.set_state(state)
+    def _set_state(self, state: dict[str, Any]) -> None:
+        self.detector.set_state(state)
         self.stopped_epoch = int(state["stopped_epoch"])
+        reason = state.get("stop_reason")
+        self.stop_reason = None if reason is None else StopReason[reason]
+        self.stop_message = str(state.get("stop_message", ""))
         self.lr_reductions = int(state["lr_reductions"])
         self.summary = ""
-        self._restored = True
 
     # --- Keras hooks -------------------------------------------------------
     def on_train_begin(self, logs=None):
-        if self._restored:
-            self._restored = False
-        else:
-            self._reset()
+        super().on_train_begin(logs)
+        self._missing.reset()
+        if self.detector._mode is None:
+            self.detector._mode = monitor_core.resolve_mode(
+                self.monitor, self.mode, owner="OverfittingMonitor", model=self.model
+            )
         if self.action == "reduce_lr":
             self._check_learning_rate()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        values = self._read(logs)
-        if values is None:
+        self._missing.check(logs, [self.monitor])
+        detector = self.detector
+        decision = detector.update(epoch, logs)
+        if not detector.figures:
             return
-        tracker = self._tracker
-        before = tracker.detected_epoch
-        logs.update(tracker.update(epoch, *values))
-        if tracker.onset_epoch < 0:
-            return
-        if tracker.detected_epoch == int(epoch) and before != int(epoch):
-            self._on_detection(epoch)
+        if self.log_figures:
+            logs.update(detector.figures)
+        else:
+            logs[FIGURES[0]] = detector.figures[FIGURES[0]]
+        if decision.stop:
+            self._on_detection(int(epoch), decision.message)
         elif (
             self.action == "reduce_lr"
-            and tracker.streak > self.patience
-            and tracker.streak % self.patience == 0
+            and detector.onset_epoch >= 0
+            and detector.streak > self.patience
+            and detector.streak % self.patience == 0
         ):
             self._reduce_learning_rate(epoch)
 
     def on_train_end(self, logs=None):
-        self._restored = False
+        super().on_train_end(logs)
         if self._attached_schedule is not None:
             self._attached_schedule.detach()
             self._attached_schedule = None
-        self.summary = "OverfittingMonitor: " + self._tracker.summary(
-            self.monitor, self.train_key
-        )
+        self.summary = "OverfittingMonitor: " + self.detector.summary()
         if self.verbose:
             print(self.summary)
 
     # --- helpers -----------------------------------------------------------
-    def _read(self, logs) -> tuple[float, float] | None:
-        if self.monitor not in logs:
-            if self.monitor.startswith("val_") and not any(
-                key.startswith("val_") for key in logs
-            ):
-                return None  # validation did not run this epoch
-            raise ValueError(
-                f"OverfittingMonitor: `monitor={self.monitor!r}` is not in the "
-                f"epoch logs. Keys present: {sorted(logs)}."
-            )
-        if self.train_key not in logs:
-            raise ValueError(
-                f"OverfittingMonitor: the training key {self.train_key!r} is not "
-                f"in the epoch logs. Keys present: {sorted(logs)}. Set "
-                "`train_monitor=`."
-            )
-        return float(logs[self.monitor]), float(logs[self.train_key])
-
-    def _on_detection(self, epoch: int) -> None:
-        tracker = self._tracker
-        best_val, _ = tracker.value_at(tracker.onset_epoch)
-        message = (
-            f"OverfittingMonitor: overfitting detected at epoch {epoch + 1}; "
-            f"{self.monitor} has degraded since epoch {tracker.onset_epoch + 1} "
-            f"(best {best_val:.4g})."
-        )
+    def _on_detection(self, epoch: int, message: str) -> None:
+        message = f"OverfittingMonitor: {message}."
         if self.action == "warn":
             warnings.warn(message, UserWarning, stacklevel=2)
         elif self.action == "stop":
             self.model.stop_training = True
-            self.stopped_epoch = int(epoch)
+            self.stopped_epoch = epoch
+            self.stop_reason = StopReason.OVERFITTING
+            self.stop_message = message
             message += " Stopping training."
         elif self.action == "reduce_lr":
             self._reduce_learning_rate(epoch)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 
-import keras
-
+from keras_epochkit._core.stop_reason import StopReason
+from keras_epochkit._core.validation import check_bool
+from keras_epochkit._core.validation import check_number
+from keras_epochkit._core.validation import check_verbose
+from keras_epochkit._core.validation import invalid
 from keras_epochkit.callbacks import _budget
+from keras_epochkit.callbacks._stateful import StatefulCallback
 from keras_epochkit.distribute import sync
 from keras_epochkit.schedules.budget_schedule import BudgetSchedule
 
 
-class TimeBudget(keras.callbacks.Callback):
+class TimeBudget(StatefulCallback):
     """Ends training cleanly before a wall-clock deadline, schedule included.
 
     The deadline is `minutes` after the start of `fit` (plus any time already
@@ -35,11 +38,12 @@ class TimeBudget(keras.callbacks.Callback):
     stops at the same epoch and none waits for another. Callbacks run once
     per process, so the replicas of one process agree by construction.
 
-    Attributes `stopped_epoch` (0-based, or `None`) and `elapsed_seconds`
-    tell what happened.
+    Attributes `stopped_epoch` (0-based, or `None`), `stop_reason`
+    (`StopReason.TIME_BUDGET` once it stops, `None` before), `stop_message`
+    and `elapsed_seconds` tell what happened.
 
-    State (`get_state`/`set_state`): the seconds already spent and the
-    measured epoch durations, so a resumed run keeps its deadline.
+    State (`get_state`/`set_state`): the seconds already spent, so a resumed
+    run keeps its deadline.
 
     Args:
         minutes: the time budget in minutes, > 0.
@@ -84,32 +88,27 @@ class TimeBudget(keras.callbacks.Callback):
         verbose: int = 0,
     ):
         super().__init__()
-        try:
-            number = float(minutes)
-        except (TypeError, ValueError):
-            number = float("nan")
-        if not (math.isfinite(number) and number > 0):
-            raise ValueError(
-                f"`minutes` must be a finite number > 0; received minutes={minutes!r}"
-            )
+        self.minutes = check_number("minutes", minutes, minimum=0.0, strict=True)
         if schedule is not None and not isinstance(schedule, BudgetSchedule):
-            raise ValueError(
-                "`schedule` must be a keras_epochkit.schedules schedule or None; "
-                f"received {type(schedule).__name__}"
+            raise invalid(
+                "schedule", "a keras_epochkit.schedules schedule or None", schedule
             )
         if clock is not None and not callable(clock):
-            raise ValueError(f"`clock` must be a callable or None; received {clock!r}")
-        self.minutes = number
+            raise invalid("clock", "a callable or None", clock)
         self.schedule = schedule
-        self.stop_mid_epoch = bool(stop_mid_epoch)
+        self.stop_mid_epoch = check_bool("stop_mid_epoch", stop_mid_epoch)
         self.clock = clock or time.monotonic
-        self.verbose = int(verbose)
-        self.stopped_epoch: int | None = None
+        self.verbose = check_verbose(verbose)
         self._schedule = None
-        self._spent_before = 0.0
         self._started = None
-        self._epoch_seconds: list[float] = []
-        self._restored = False
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        """Forgets the time spent: called by every `on_train_begin` not resuming."""
+        self._spent_before = 0.0
+        self.stopped_epoch: int | None = None
+        self.stop_reason: StopReason | None = None
+        self.stop_message = ""
 
     @property
     def budget_seconds(self) -> float:
@@ -133,16 +132,15 @@ class TimeBudget(keras.callbacks.Callback):
         self._schedule = _budget.resolve_schedule(
             self.model, self.schedule, "TimeBudget", required=self.schedule is not None
         )
-        if not self._restored:
-            self._spent_before = 0.0
-            self._epoch_seconds = []
-        self._restored = False
+        super().on_train_begin(logs)
         self._started = self.clock()
         self._forecasts = []
         self._first_batch_end = None
         self._epoch = 0
         self._batch_seconds = 0.0
         self.stopped_epoch = None
+        self.stop_reason = None
+        self.stop_message = ""
         self._steps_per_epoch = self.params.get("steps")
         self._bound = False
 
@@ -178,7 +176,6 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         now = self.clock()
-        self._epoch_seconds.append(now - self._epoch_started)
         step = _budget.iterations(self.model)
         self._forecasts.append(self._steady_epoch_seconds(now))
         steps = step - self._epoch_step
@@ -221,31 +218,28 @@ class TimeBudget(keras.callbacks.Callback):
         return int(steps) if steps else None
 
     def on_train_end(self, logs=None) -> None:
+        super().on_train_end(logs)
         if self._schedule is not None:
             self._schedule.detach()
         self._spent_before = self.elapsed_seconds
         self._started = None
 
     def _stop(self, epoch: int, why: str) -> None:
-        if self.stopped_epoch is None and self.verbose:
-            print(
-                f"TimeBudget: stopping after {self.elapsed_seconds:.1f}s of "
-                f"{self.budget_seconds:.1f}s: {why}."
+        if self.stopped_epoch is None:
+            self.stop_reason = StopReason.TIME_BUDGET
+            self.stop_message = (
+                f"stopped after {self.elapsed_seconds:.1f}s of "
+                f"{self.budget_seconds:.1f}s: {why}"
             )
+            if self.verbose:
+                print(f"TimeBudget: {self.stop_message}.")
         self.stopped_epoch = epoch
 
-    def get_state(self) -> dict:
-        """The seconds already spent and the measured epoch durations."""
-        return {
-            "elapsed_seconds": float(self.elapsed_seconds),
-            "epoch_seconds": [float(s) for s in self._epoch_seconds],
-        }
+    def _get_state(self) -> dict:
+        return {"elapsed_seconds": float(self.elapsed_seconds)}
 
-    def set_state(self, state: dict) -> None:
+    def _set_state(self, state: dict) -> None:
         """Restores the time spent, so the deadline stays where it was."""
         self._spent_before = float(state["elapsed_seconds"])
-        self._epoch_seconds = [float(s) for s in state.get("epoch_seconds", [])]
-        if self._started is None:
-            self._restored = True  # applied by the next on_train_begin
-        else:
+        if self._started is not None:
             self._started = self.clock()

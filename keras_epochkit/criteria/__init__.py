@@ -2,19 +2,20 @@
 
 Each criterion takes `monitor=` and `mode=`, and its
 `update(epoch, logs, budget=None)` returns a `Decision` (stop or not,
-whether the epoch improved, a reason and a numeric stop code). Criteria
+whether the epoch improved, a `StopReason` and a message). Criteria
 need no model, so they run inside `keras_epochkit.callbacks.EarlyStopping`
 or replay on recorded logs (`replay`). `any_of`/`all_of` compose them;
 `Warmup` and `Baseline` gate another criterion.
 
-`STOP_CODES` maps each stop code to the class that reports it (`0`: not
-stopped).
+Nothing here imports Keras: criteria register with Keras's serialization
+once Keras is imported.
 
 >>> from keras_epochkit import criteria
->>> criteria.STOP_CODES[criteria.Patience.code]
-'Patience'
+>>> criteria.Patience.stop_reason
+<StopReason.PATIENCE: 4>
 """
 
+from keras_epochkit._core.stop_reason import StopReason
 from keras_epochkit.criteria.baseline import Baseline
 from keras_epochkit.criteria.compose import AllOf
 from keras_epochkit.criteria.compose import AnyOf
@@ -33,26 +34,7 @@ from keras_epochkit.criteria.target import Target
 from keras_epochkit.criteria.up_strips import UpStrips
 from keras_epochkit.criteria.warmup import Warmup
 
-STOP_CODES: dict[int, str] = {0: "not stopped"}
-for _cls in (
-    NonFinite,
-    Target,
-    Divergence,
-    Patience,
-    Baseline,
-    GeneralizationLoss,
-    ProgressQuotient,
-    UpStrips,
-    Extrapolation,
-    Warmup,
-    AnyOf,
-    AllOf,
-):
-    STOP_CODES[_cls.code] = _cls.__name__
-del _cls
-
 __all__ = [
-    "STOP_CODES",
     "AllOf",
     "AnyOf",
     "Baseline",
@@ -64,6 +46,7 @@ __all__ = [
     "NonFinite",
     "Patience",
     "ProgressQuotient",
+    "StopReason",
     "Target",
     "UpStrips",
     "Warmup",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import keras
-
+from keras_epochkit._core.registry import deserialize
+from keras_epochkit._core.registry import serialize
 from keras_epochkit.criteria.criterion import Criterion
 
 
@@ -21,7 +21,7 @@ def check_criterion(name: str, value) -> Criterion:
 
 def deserialize_criterion(value) -> Criterion:
     if isinstance(value, dict):
-        value = keras.saving.deserialize_keras_object(value)
+        value = deserialize(value)
     return value
 
 
@@ -63,7 +63,7 @@ class Wrapper(Criterion):
         self.criterion.set_state(state["criterion"])
 
     def get_config(self) -> dict[str, Any]:
-        return {"criterion": keras.saving.serialize_keras_object(self.criterion)}
+        return {"criterion": serialize(self.criterion)}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Criterion:

@@ -5,23 +5,23 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import keras
-
-from keras_epochkit.criteria._checks import check_int
-from keras_epochkit.criteria._checks import check_number
+from keras_epochkit._core.registry import serializable
+from keras_epochkit._core.stop_reason import StopReason
+from keras_epochkit._core.validation import check_int
+from keras_epochkit._core.validation import check_number
 from keras_epochkit.criteria._wrapper import Wrapper
 from keras_epochkit.criteria.criterion import Criterion
 from keras_epochkit.criteria.decision import Decision
 
 
-@keras.saving.register_keras_serializable(package="keras_epochkit")
+@serializable
 class Baseline(Wrapper):
     """Lets the wrapped criterion stop training only once `value` is beaten.
 
     Until the monitored value first beats `value` (is below it in `"min"`
     mode, above it in `"max"` mode), the wrapped criterion still sees every
     epoch but its stop decisions are held back; with `patience`, training
-    stops (with `Baseline`'s own code) if the baseline is still not beaten
+    stops (with `StopReason.BASELINE_NOT_REACHED`) if the baseline is still not beaten
     after `patience` epochs. Once beaten, the wrapped criterion decides
     alone. (`Patience(baseline=...)` and `EarlyStopping(baseline=...)` keep
     Keras's own baseline rule instead.)
@@ -43,7 +43,7 @@ class Baseline(Wrapper):
         [False, False, False, True]
     """
 
-    code = 5
+    stop_reason = StopReason.BASELINE_NOT_REACHED
 
     def __init__(
         self, value: float, criterion: Criterion, patience: int | None = None

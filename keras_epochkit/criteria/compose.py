@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import keras
-
+from keras_epochkit._core.registry import serializable
+from keras_epochkit._core.registry import serialize
 from keras_epochkit.criteria._wrapper import check_criterion
 from keras_epochkit.criteria._wrapper import deserialize_criterion
 from keras_epochkit.criteria.criterion import Criterion
@@ -72,29 +72,23 @@ class _Composite(Criterion):
             member.set_state(member_state)
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "criteria": [
-                keras.saving.serialize_keras_object(member) for member in self.criteria
-            ]
-        }
+        return {"criteria": [serialize(member) for member in self.criteria]}
 
 
-@keras.saving.register_keras_serializable(package="keras_epochkit")
+@serializable
 class AnyOf(_Composite):
     """Stops when any member criterion says stop; build it with `any_of`.
 
     Every member sees every epoch. The decision reported is the first
     stopping member's in check order (non-finite, target, divergence,
     patience family, extrapolation; ties in the given order), with its own
-    reason and code; `improved` is the first member's.
+    reason and message; `improved` is the first member's.
 
     Args:
         criteria: the member criteria.
 
     State: the members' states.
     """
-
-    code = 11
 
     def _decide(self, decisions: list[Decision]) -> Decision:
         for index in self._ordered():
@@ -103,17 +97,18 @@ class AnyOf(_Composite):
                     stop=True,
                     improved=decisions[0].improved,
                     reason=decisions[index].reason,
-                    code=decisions[index].code,
+                    message=decisions[index].message,
                 )
         return Decision(improved=decisions[0].improved)
 
 
-@keras.saving.register_keras_serializable(package="keras_epochkit")
+@serializable
 class AllOf(_Composite):
     """Stops when every member criterion says stop at the same epoch; see `all_of`.
 
     Every member sees every epoch; `improved` is the first member's. The
-    stop code is `AllOf.code` and the reason joins the members' reasons.
+    reason is the first member's in check order, and the message joins the
+    members' messages.
 
     Args:
         criteria: the member criteria.
@@ -121,13 +116,14 @@ class AllOf(_Composite):
     State: the members' states.
     """
 
-    code = 12
-
     def _decide(self, decisions: list[Decision]) -> Decision:
         improved = decisions[0].improved
         if all(decision.stop for decision in decisions):
-            reason = "; ".join(decision.reason for decision in decisions)
-            return Decision(stop=True, improved=improved, reason=reason, code=self.code)
+            first = decisions[self._ordered()[0]]
+            message = "; ".join(decision.message for decision in decisions)
+            return Decision(
+                stop=True, improved=improved, reason=first.reason, message=message
+            )
         return Decision(improved=improved)
 
 
@@ -144,7 +140,7 @@ def any_of(*criteria: Criterion) -> AnyOf:
         >>> from keras_epochkit.criteria import NonFinite, Patience, any_of
         >>> rule = any_of(Patience(patience=5, mode="min"), NonFinite(mode="min"))
         >>> decision = rule.update(0, {"val_loss": float("nan")})
-        >>> decision.stop, decision.code == NonFinite.code
+        >>> decision.stop, decision.reason is NonFinite.stop_reason
         (True, True)
     """
     return AnyOf(list(criteria))

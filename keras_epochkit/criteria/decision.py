@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from keras_epochkit._core.stop_reason import StopReason
+
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
@@ -13,19 +15,23 @@ class Decision:
         stop: whether training should stop after this epoch.
         improved: whether this epoch is a new best for the criterion's
             monitored value.
-        reason: a human-readable message saying why training should stop;
-            `""` when `stop` is `False`.
-        code: the numeric stop code of the criterion class that stopped
-            (see `keras_epochkit.criteria.STOP_CODES`); `0` when `stop` is
-            `False`.
+        reason: the `StopReason` of the criterion that says stop; `None`
+            when `stop` is `False`.
+        message: a human sentence with the run's figures saying why
+            training should stop; `""` when `stop` is `False`.
 
     Examples:
         >>> from keras_epochkit.criteria import Decision
         >>> Decision(stop=False, improved=True)
-        Decision(stop=False, improved=True, reason='', code=0)
+        Decision(stop=False, improved=True, reason=None, message='')
     """
 
     stop: bool = False
     improved: bool = False
-    reason: str = ""
-    code: int = 0
+    reason: StopReason | None = None
+    message: str = ""
+
+    @property
+    def code(self) -> int:
+        """The numeric stop code: `int(reason)`, or `0` when not stopping."""
+        return 0 if self.reason is None else int(self.reason)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-
+from keras_epochkit._core.registry import serializable
+from keras_epochkit._core.stop_reason import StopReason
+from keras_epochkit._core.validation import check_number
 from keras_epochkit.criteria._best import BestTracking
-from keras_epochkit.criteria._checks import check_number
 from keras_epochkit.criteria.decision import Decision
 
 
-@keras.saving.register_keras_serializable(package="keras_epochkit")
+@serializable
 class Divergence(BestTracking):
     """Stops once the monitored value is worse than a threshold: hopeless.
 
@@ -42,7 +42,7 @@ class Divergence(BestTracking):
         [False, False, False, True]
     """
 
-    code = 3
+    stop_reason = StopReason.DIVERGED
     stage = 2
 
     def __init__(

@@ -6,12 +6,13 @@ import math
 import statistics
 from typing import Any
 
-import keras
 import numpy as np
 
+from keras_epochkit._core.registry import serializable
+from keras_epochkit._core.stop_reason import StopReason
+from keras_epochkit._core.validation import check_int
+from keras_epochkit._core.validation import check_number
 from keras_epochkit.criteria._best import BestTracking
-from keras_epochkit.criteria._checks import check_int
-from keras_epochkit.criteria._checks import check_number
 from keras_epochkit.criteria.decision import Decision
 
 _POWER_RATES = np.logspace(-1.5, 1.0, 41)
@@ -77,7 +78,7 @@ def _basis(family: str, rate: float, t, t0: float):
     return np.exp(-rate * (t - t0))
 
 
-@keras.saving.register_keras_serializable(package="keras_epochkit")
+@serializable
 class Extrapolation(BestTracking):
     """Stops when a fitted learning curve forecasts too little gain in the remaining budget.
 
@@ -139,7 +140,7 @@ class Extrapolation(BestTracking):
         True
     """
 
-    code = 9
+    stop_reason = StopReason.NO_FORECAST_GAIN
     stage = 4
 
     def __init__(

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-
-from keras_epochkit.criteria._checks import check_number
+from keras_epochkit._core.registry import serializable
+from keras_epochkit._core.stop_reason import StopReason
+from keras_epochkit._core.validation import check_number
 from keras_epochkit.criteria._prechelt import PrecheltCriterion
 from keras_epochkit.criteria._prechelt import generalization_loss
 from keras_epochkit.criteria.decision import Decision
 
 
-@keras.saving.register_keras_serializable(package="keras_epochkit")
+@serializable
 class GeneralizationLoss(PrecheltCriterion):
     """Prechelt's GL_alpha: stops once the generalization loss exceeds `alpha`.
 
@@ -42,7 +42,7 @@ class GeneralizationLoss(PrecheltCriterion):
         [False, False, False, True]
     """
 
-    code = 6
+    stop_reason = StopReason.GENERALIZATION_LOSS
     stage = 3
 
     def __init__(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
-import keras
-
+from keras_epochkit._core.registry import serializable
+from keras_epochkit._core.stop_reason import StopReason
 from keras_epochkit.criteria._best import BestTracking
 from keras_epochkit.criteria.decision import Decision
 
 
-@keras.saving.register_keras_serializable(package="keras_epochkit")
+@serializable
 class NonFinite(BestTracking):
     """Stops at the first epoch whose monitored value is NaN or infinite.
 
@@ -32,7 +32,7 @@ class NonFinite(BestTracking):
         (False, True)
     """
 
-    code = 1
+    stop_reason = StopReason.NON_FINITE
     stage = 0
 
     def _update(self, epoch: int, logs: dict, budget: int | None) -> Decision:

@@ -5,47 +5,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import keras
-import numpy as np
-
-from keras_epochkit.criteria._checks import check_int
-from keras_epochkit.criteria._checks import check_min_delta_mode
-from keras_epochkit.criteria._checks import check_number
+from keras_epochkit._core.monitor import check_min_delta_mode
+from keras_epochkit._core.monitor import is_improvement
+from keras_epochkit._core.registry import serializable
+from keras_epochkit._core.stop_reason import StopReason
+from keras_epochkit._core.validation import check_int
+from keras_epochkit._core.validation import check_number
 from keras_epochkit.criteria._smoothing import Smoother
 from keras_epochkit.criteria._smoothing import check_smoothing
 from keras_epochkit.criteria.criterion import Criterion
 from keras_epochkit.criteria.decision import Decision
 
 
-def is_improvement(
-    value: float,
-    reference: float | None,
-    mode: str,
-    min_delta: float,
-    min_delta_mode: str,
-) -> bool:
-    """Whether `value` beats `reference` by more than `min_delta`.
-
-    The absolute rule is Keras's, computed the way Keras computes it (the
-    shifted value and the reference compared in float32), so the two agree
-    epoch by epoch; the relative rule scales `min_delta` by `|reference|`.
-    A non-finite value is never an improvement.
-    """
-    if not math.isfinite(value):
-        return False
-    if reference is None:
-        return True
-    if min_delta_mode == "abs":
-        if mode == "min":
-            return bool(np.float32(value + min_delta) < np.float32(reference))
-        return bool(np.float32(value - min_delta) > np.float32(reference))
-    margin = min_delta * abs(reference)
-    if mode == "min":
-        return value < reference - margin
-    return value > reference + margin
-
-
-@keras.saving.register_keras_serializable(package="keras_epochkit")
+@serializable
 class Patience(Criterion):
     """Stops when the monitored value has not improved for `patience` epochs.
 
@@ -89,7 +61,7 @@ class Patience(Criterion):
         [False, False, False, True]
     """
 
-    code = 4
+    stop_reason = StopReason.PATIENCE
     stage = 3
 
     def __init__(

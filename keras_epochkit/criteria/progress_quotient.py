@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import keras
-
-from keras_epochkit.criteria._checks import check_int
-from keras_epochkit.criteria._checks import check_number
+from keras_epochkit._core.registry import serializable
+from keras_epochkit._core.stop_reason import StopReason
+from keras_epochkit._core.validation import check_int
+from keras_epochkit._core.validation import check_number
 from keras_epochkit.criteria._prechelt import PrecheltCriterion
 from keras_epochkit.criteria._prechelt import generalization_loss
 from keras_epochkit.criteria.decision import Decision
@@ -23,7 +23,7 @@ def training_progress(strip_errors: list[float]) -> float:
     return 1000.0 * (sum(strip_errors) / (k * lowest) - 1.0)
 
 
-@keras.saving.register_keras_serializable(package="keras_epochkit")
+@serializable
 class ProgressQuotient(PrecheltCriterion):
     """Prechelt's PQ_alpha: stops when GL per unit of training progress exceeds `alpha`.
 
@@ -61,7 +61,7 @@ class ProgressQuotient(PrecheltCriterion):
         [False, False, False, True]
     """
 
-    code = 7
+    stop_reason = StopReason.PROGRESS_QUOTIENT
     stage = 3
 
     def __init__(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-
+from keras_epochkit._core.registry import serializable
+from keras_epochkit._core.stop_reason import StopReason
+from keras_epochkit._core.validation import check_number
 from keras_epochkit.criteria._best import BestTracking
-from keras_epochkit.criteria._checks import check_number
 from keras_epochkit.criteria.decision import Decision
 
 
-@keras.saving.register_keras_serializable(package="keras_epochkit")
+@serializable
 class Target(BestTracking):
     """Stops once the monitored value reaches `value`: good enough, done.
 
@@ -34,7 +34,7 @@ class Target(BestTracking):
         [False, False, True]
     """
 
-    code = 2
+    stop_reason = StopReason.TARGET_REACHED
     stage = 1
 
     def __init__(

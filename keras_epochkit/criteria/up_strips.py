@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-
-from keras_epochkit.criteria._checks import check_int
+from keras_epochkit._core.registry import serializable
+from keras_epochkit._core.stop_reason import StopReason
+from keras_epochkit._core.validation import check_int
 from keras_epochkit.criteria._prechelt import PrecheltCriterion
 from keras_epochkit.criteria.decision import Decision
 
 
-@keras.saving.register_keras_serializable(package="keras_epochkit")
+@serializable
 class UpStrips(PrecheltCriterion):
     """Prechelt's UP_s: stops when the validation error rose in `s` successive strips.
 
@@ -41,7 +41,7 @@ class UpStrips(PrecheltCriterion):
         [False, False, False, True]
     """
 
-    code = 8
+    stop_reason = StopReason.UP_STRIPS
     stage = 3
 
     def __init__(

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-
-from keras_epochkit.criteria._checks import check_int
+from keras_epochkit._core.registry import serializable
+from keras_epochkit._core.validation import check_int
 from keras_epochkit.criteria._wrapper import Wrapper
 from keras_epochkit.criteria.criterion import Criterion
 from keras_epochkit.criteria.decision import Decision
 
 
-@keras.saving.register_keras_serializable(package="keras_epochkit")
+@serializable
 class Warmup(Wrapper):
     """Hides epochs `0 .. epochs - 1` from the wrapped criterion.
 
     The wrapped criterion neither sees nor counts the warm-up epochs, as
     with `start_from_epoch` in `keras.callbacks.EarlyStopping`; from epoch
     `epochs` on, its decisions pass through unchanged. `Warmup` never stops
-    training by itself (its `code` is never reported).
+    training by itself (it reports its member's reason).
 
     Args:
         epochs: the number of warm-up epochs.
@@ -35,8 +34,6 @@ class Warmup(Wrapper):
         >>> stops
         [False, False, False, False, True]
     """
-
-    code = 10
 
     def __init__(self, epochs: int, criterion: Criterion) -> None:
         self.epochs = check_int("epochs", epochs)

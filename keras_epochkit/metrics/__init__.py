@@ -5,6 +5,7 @@ by `sample_weight` and summed across replicas, and equals its
 `sklearn.metrics` counterpart.
 """
 
+from keras_epochkit._core.registry import register_pending
 from keras_epochkit.metrics.balanced_accuracy import BalancedAccuracy
 from keras_epochkit.metrics.cohen_kappa import CohenKappa
 from keras_epochkit.metrics.confusion_counts import ConfusionCounts
@@ -14,6 +15,9 @@ from keras_epochkit.metrics.f_beta_score import FBetaScore
 from keras_epochkit.metrics.matthews_correlation import MatthewsCorrelation
 from keras_epochkit.metrics.precision import Precision
 from keras_epochkit.metrics.recall import Recall
+
+# The criteria register with Keras's serialization once Keras is imported.
+register_pending()
 
 __all__ = [
     "BalancedAccuracy",

@@ -9,7 +9,7 @@ import pytest
 from keras_epochkit.analysis import AnalysisReport
 from keras_epochkit.analysis import analyze
 
-Decision = collections.namedtuple("Decision", ["stop", "improved", "reason", "code"])
+Decision = collections.namedtuple("Decision", ["stop", "improved", "reason", "message"])
 
 
 class StandInPatience:
@@ -29,8 +29,8 @@ class StandInPatience:
         else:
             self.wait += 1
         stop = self.wait >= self.patience
-        reason = f"no improvement in {self.wait} epochs" if stop else ""
-        return Decision(stop, improved, reason, int(stop))
+        message = f"no improvement in {self.wait} epochs" if stop else ""
+        return Decision(stop, improved, None, message)
 
     def get_config(self):
         return {"patience": self.patience, "monitor": self.monitor}
@@ -54,9 +54,11 @@ def test_report_on_hand_worked_logs():
     # Val rises from epoch 3 in a straight line: epochs 5, 6, 7 degrade.
     assert (report.onset_epoch, report.onset_detected_epoch) == (3, 7)
     table = report.to_markdown()
-    assert "| StandInPatience(patience=2) | 5 | 3 | 0.45 | 6 | 6 | 50% |" in table
+    # The text counts epochs from 1, as Keras's progress bar does.
+    assert "| StandInPatience(patience=2) | 6 | 4 | 0.45 | 6 | 6 | 50% |" in table
     assert "| StandInPatience(patience=20) | never |" in table
-    assert "Overfitting began at epoch 3" in table
+    assert "Overfitting began at epoch 4" in table
+    assert "Detected at epoch 8." in table
     assert str(report) == table
 
 

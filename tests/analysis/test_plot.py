@@ -20,13 +20,16 @@ def test_writes_a_png_with_the_points_marked(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert os.listdir(tmp_path) == ["curves.png"]
     labels = figure.axes[0].get_legend_handles_labels()[1]
+    # Epochs 3, 3 and 7 (0-based) read from 1, as in Keras's progress bar.
     assert labels == [
         "loss",
         "val_loss",
-        "best epoch (3)",
-        "overfitting onset (3)",
-        "overfitting detected (7)",
+        "best epoch (4)",
+        "overfitting onset (4)",
+        "overfitting detected (8)",
     ]
+    best_marker = figure.axes[0].get_lines()[2]
+    assert list(best_marker.get_xdata()) == [4]
 
 
 def test_marks_criterion_stops_from_a_given_report(tmp_path):

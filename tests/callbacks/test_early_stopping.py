@@ -13,6 +13,7 @@ from sklearn.datasets import load_wine
 
 from keras_epochkit import criteria
 from keras_epochkit.callbacks import EarlyStopping
+from keras_epochkit.callbacks import StopReason
 from keras_epochkit.callbacks.early_stopping import BEST_EPOCH_LOG
 from keras_epochkit.callbacks.early_stopping import STOP_CODE_LOG
 
@@ -120,7 +121,7 @@ def test_logs_best_epoch_and_stop_code_every_epoch_and_skips_epochs_without_vali
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    stop = EarlyStopping(monitor="val_accuracy", patience=2)
+    stop = EarlyStopping(monitor="val_accuracy", patience=2, log_figures=True)
     history = model.fit(
         x[:120],
         y[:120],
@@ -138,8 +139,8 @@ def test_logs_best_epoch_and_stop_code_every_epoch_and_skips_epochs_without_vali
     assert history.history[BEST_EPOCH_LOG][0] == -1
     assert stop._resolved["val_accuracy"] == "max"
     if stop.stopped_epoch:
-        assert history.history[STOP_CODE_LOG][-1] == criteria.Patience.code
-        assert stop.stop_reason
+        assert history.history[STOP_CODE_LOG][-1] == int(StopReason.PATIENCE)
+        assert stop.stop_reason is StopReason.PATIENCE and stop.stop_message
 
 
 def test_real_fit_whose_loss_turns_nan_restores_best_weights():
@@ -158,7 +159,9 @@ def test_real_fit_whose_loss_turns_nan_restores_best_weights():
     blow_up = keras.callbacks.LearningRateScheduler(
         lambda epoch, lr: 1e30 if epoch >= 4 else 0.05
     )
-    stop = EarlyStopping(monitor="val_loss", patience=50, restore_best_weights=True)
+    stop = EarlyStopping(
+        monitor="val_loss", patience=50, restore_best_weights=True, log_figures=True
+    )
     history = model.fit(
         x[:300],
         y[:300],
@@ -170,8 +173,8 @@ def test_real_fit_whose_loss_turns_nan_restores_best_weights():
     )
     assert len(history.history["loss"]) == 5
     assert not math.isfinite(history.history["val_loss"][4])
-    assert stop.stopped_epoch == 4 and stop.stop_code == criteria.NonFinite.code
-    assert history.history[STOP_CODE_LOG][-1] == criteria.NonFinite.code
+    assert stop.stopped_epoch == 4 and stop.stop_reason is StopReason.NON_FINITE
+    assert history.history[STOP_CODE_LOG][-1] == int(StopReason.NON_FINITE)
     best = int(np.argmin(history.history["val_loss"][:4]))
     assert stop.best_epoch == best
     for restored, expected in zip(model.get_weights(), snapshots[best]):
@@ -193,12 +196,12 @@ def test_non_finite_first_epoch_is_never_best():
 def test_non_finite_stop_restores_at_once_and_at_train_end():
     logs = [{"val_loss": v} for v in [1.0, 0.5, 0.7, math.inf, 0.1]]
     model = epoch_model()
-    stop = EarlyStopping(patience=10, restore_best_weights=True)
+    stop = EarlyStopping(patience=10, restore_best_weights=True, log_figures=True)
     last, restored, seen = drive(stop, logs, model)
     assert (last, restored) == (3, 1.0)
-    assert "inf" in stop.stop_reason
+    assert stop.stop_reason is StopReason.NON_FINITE and "inf" in stop.stop_message
     assert [row[BEST_EPOCH_LOG] for row in seen] == [0, 1, 1, 1]
-    assert [row[STOP_CODE_LOG] for row in seen] == [0, 0, 0, criteria.NonFinite.code]
+    assert [row[STOP_CODE_LOG] for row in seen] == [0, 0, 0, StopReason.NON_FINITE]
 
 
 def _resume_logs():
@@ -283,13 +286,15 @@ def test_criteria_replace_the_patience_rule_and_report_their_code():
     logs = [{"val_loss": v} for v in [1.0, 0.5, 0.52, 0.6, 0.7]]
     model = epoch_model()
     stop = EarlyStopping(
-        criteria=[criteria.GeneralizationLoss(10.0)], restore_best_weights=True
+        criteria=[criteria.GeneralizationLoss(10.0)],
+        restore_best_weights=True,
+        log_figures=True,
     )
     last, restored, seen = drive(stop, logs, model)
     assert (last, restored) == (3, 1.0)
-    assert stop.stop_code == criteria.GeneralizationLoss.code
-    assert seen[-1][STOP_CODE_LOG] == criteria.GeneralizationLoss.code
-    assert "generalization loss" in stop.stop_reason
+    assert stop.stop_reason is StopReason.GENERALIZATION_LOSS
+    assert stop.stop_code == seen[-1][STOP_CODE_LOG] == 6
+    assert "generalization loss" in stop.stop_message
 
 
 def test_mode_auto_uses_the_metric_direction():
@@ -436,3 +441,48 @@ def test_state_restored_at_first_epoch_begin_takes_effect_and_does_not_leak():
 def test_accepts_numpy_numbers_and_boolean_verbose_like_keras():
     stop = EarlyStopping(patience=np.int64(3), baseline=np.float32(0.5), verbose=True)
     assert (stop.patience, stop.baseline, stop.verbose) == (3, np.float32(0.5), 1)
+
+
+def test_a_one_element_array_in_the_logs_is_monitored_like_its_number():
+    # Keras's own F1Score logs array([0.57]) at its default average=None.
+    logs = [{"val_f1_score": np.array([v])} for v in [0.5, 0.6, 0.55, 0.58]]
+    model = epoch_model()
+    stop = EarlyStopping(monitor="val_f1_score", patience=2, restore_best_weights=True)
+    last, restored, _ = drive(stop, logs, model)
+    assert (last, restored, stop.best) == (3, 1.0, 0.6)
+
+
+def test_an_array_of_several_values_raises_naming_the_key():
+    model = epoch_model()
+    stop = EarlyStopping(monitor="val_f1_score", patience=2)
+    with pytest.raises(ValueError, match=r"val_f1_score.*3 values"):
+        drive(stop, [{"val_f1_score": np.array([0.1, 0.2, 0.3])}], model)
+
+
+def test_best_is_a_plain_attribute_reset_at_train_begin():
+    stop = EarlyStopping(monitor="loss", patience=3)
+    stop.set_model(epoch_model())
+    stop.on_train_begin()
+    stop.best = 0.1
+    assert stop.best_value == 0.1
+    stop.on_train_begin()
+    assert stop.best is None
+
+
+def test_no_validation_data_warns_once_naming_the_keys_and_the_cause():
+    x, y = np.ones((8, 2), "float32"), np.zeros((8, 1), "float32")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    stop = EarlyStopping(monitor="val_loss", patience=1)
+    with pytest.warns(
+        UserWarning, match=r"val_loss.*\['loss'\].*validation data"
+    ) as seen:
+        model.fit(x, y, epochs=3, callbacks=[stop], verbose=0)
+    assert len([w for w in seen if "EarlyStopping" in str(w.message)]) == 1
+
+
+def test_adds_no_log_keys_by_default():
+    logs = [{"val_loss": v} for v in [1.0, 0.9, 0.95]]
+    stop = EarlyStopping(patience=5)
+    _, _, seen = drive(stop, logs, epoch_model())
+    assert all(set(row) == {"val_loss"} for row in seen)

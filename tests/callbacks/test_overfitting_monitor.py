@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from keras_epochkit.callbacks import OverfittingMonitor
+from keras_epochkit.callbacks import StopReason
 
 VAL = [1.0, 0.8, 0.7, 0.72, 0.75, 0.78, 0.80, 0.65]
 
@@ -43,7 +44,7 @@ def _noisy_regression():
 
 
 def test_hand_worked_sequence_figures_and_onset():
-    monitor = OverfittingMonitor(verbose=0)
+    monitor = OverfittingMonitor(log_figures=True, verbose=0)
     monitor.on_train_begin()
     logged = _feed(monitor, _hand_logs())
     # Epoch 4: best is epoch 2 (0.7); trend over [0.7, 0.72, 0.75] (1 dof).
@@ -68,7 +69,7 @@ def test_hand_worked_sequence_figures_and_onset():
 
 
 def test_patience_counts_consecutive_degrading_epochs():
-    monitor = OverfittingMonitor(patience=2, verbose=0)
+    monitor = OverfittingMonitor(log_figures=True, patience=2, verbose=0)
     monitor.on_train_begin()
     logged = _feed(monitor, _hand_logs()[:6])
     assert [row["overfit_onset_epoch"] for row in logged] == [-1] * 5 + [2]
@@ -84,7 +85,7 @@ def test_min_gl_gates_small_rises():
 
 def test_training_must_improve_for_overfitting():
     rows = [{"loss": 1.0, "val_loss": v} for v in VAL[:7]]
-    monitor = OverfittingMonitor(verbose=0)
+    monitor = OverfittingMonitor(log_figures=True, verbose=0)
     monitor.on_train_begin()
     _feed(monitor, rows)
     assert monitor.onset_epoch == -1
@@ -93,7 +94,7 @@ def test_training_must_improve_for_overfitting():
 def test_non_finite_epochs_are_ignored():
     rows = _hand_logs()[:7]
     rows.insert(4, {"loss": 0.21, "val_loss": float("nan")})
-    monitor = OverfittingMonitor(verbose=0)
+    monitor = OverfittingMonitor(log_figures=True, verbose=0)
     monitor.on_train_begin()
     logged = _feed(monitor, rows)
     assert math.isnan(logged[4]["overfit_gl"])
@@ -106,7 +107,7 @@ def test_max_mode_orients_gap_and_trend():
         {"accuracy": 0.5 + 0.05 * e, "val_accuracy": 1.0 - v}
         for e, v in enumerate(VAL[:7])
     ]
-    monitor = OverfittingMonitor(monitor="val_accuracy", verbose=0)
+    monitor = OverfittingMonitor(log_figures=True, monitor="val_accuracy", verbose=0)
     monitor.on_train_begin()
     logged = _feed(monitor, rows)
     assert logged[4]["overfit_gap"] == pytest.approx(0.7 - 0.25)
@@ -118,7 +119,7 @@ def test_max_mode_orients_gap_and_trend():
 def test_real_fit_logs_figures_and_finds_onset_at_best_epoch(capsys):
     model, train, val = _noisy_regression()
     model.compile(keras.optimizers.Adam(1e-2), "mse")
-    monitor = OverfittingMonitor()
+    monitor = OverfittingMonitor(log_figures=True)
     history = model.fit(
         *train,
         validation_data=val,
@@ -322,7 +323,7 @@ def test_missing_monitor_raises_with_the_keys_present():
 def test_epochs_without_validation_are_skipped():
     model, train, val = _noisy_regression()
     model.compile(keras.optimizers.Adam(1e-2), "mse")
-    monitor = OverfittingMonitor(verbose=0)
+    monitor = OverfittingMonitor(log_figures=True, verbose=0)
     history = model.fit(
         *train,
         validation_data=val,
@@ -369,9 +370,46 @@ def test_config_round_trip():
         ({"verbose": 3}, "verbose"),
         ({"monitor": ""}, "monitor"),
         ({"monitor": "loss"}, "train_monitor"),
-        ({"monitor": "val_thing"}, "mode"),
+        ({"log_figures": 1}, "log_figures"),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_them(kwargs, name):
     with pytest.raises(ValueError, match=name):
         OverfittingMonitor(**kwargs)
+
+
+def test_a_direction_no_name_or_metric_tells_raises_at_train_begin():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    monitor = OverfittingMonitor(monitor="val_thing", verbose=0)
+    monitor.set_model(model)
+    with pytest.raises(ValueError, match="mode="):
+        monitor.on_train_begin()
+
+
+def test_logs_only_the_gap_by_default_and_keeps_every_figure_as_attribute():
+    monitor = OverfittingMonitor(verbose=0)
+    monitor.on_train_begin()
+    logged = _feed(monitor, _hand_logs())
+    assert all(set(row) == {"loss", "val_loss", "overfit_gap"} for row in logged)
+    assert monitor.figures["overfit_gap"] == logged[-1]["overfit_gap"]
+    assert set(monitor.figures) == {
+        "overfit_gap",
+        "overfit_gap_ratio",
+        "overfit_gl",
+        "overfit_val_slope",
+        "overfit_val_slope_p",
+        "overfit_onset_epoch",
+    }
+
+
+def test_stop_action_sets_the_overfitting_stop_reason():
+    monitor = OverfittingMonitor(action="stop", patience=2, verbose=0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    monitor.set_model(model)
+    monitor.on_train_begin()
+    assert monitor.stop_reason is None
+    _feed(monitor, _hand_logs())
+    assert monitor.stop_reason is StopReason.OVERFITTING
+    assert model.stop_training and monitor.stopped_epoch == 5
+    assert "degraded since epoch 3" in monitor.stop_message

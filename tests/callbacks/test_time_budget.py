@@ -108,8 +108,7 @@ def test_a_resumed_run_keeps_its_deadline():
     first = TimeBudget(minutes=5, clock=clock)
     fit(model, clock, first, epochs=3)  # 120 s spent
     state = first.get_state()
-    assert state["elapsed_seconds"] == 120.0
-    assert state["epoch_seconds"] == [40.0, 40.0, 40.0]
+    assert state == {"elapsed_seconds": 120.0}
 
     second = TimeBudget(minutes=5, clock=clock)
     second.set_state(state)

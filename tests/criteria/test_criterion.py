@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from keras_epochkit import criteria
-from keras_epochkit.criteria import STOP_CODES
 from keras_epochkit.criteria import Criterion
+from keras_epochkit.criteria import StopReason
 from keras_epochkit.criteria import replay
 from tests.support.conformance import assert_config_round_trip
 
@@ -90,11 +90,12 @@ def test_every_criterion_stops_somewhere_on_an_overfitting_curve():
             continue
         epoch, decision = replay(criterion, logs, budget=80)
         assert epoch is not None, criterion
-        assert decision.code in STOP_CODES and decision.code != 0
-        assert decision.reason
+        assert isinstance(decision.reason, StopReason)
+        assert decision.code == int(decision.reason) != 0
+        assert decision.message
 
 
-def test_stop_codes_are_distinct_per_class():
+def test_each_stopping_class_reports_its_own_stop_reason():
     classes = [
         getattr(criteria, name)
         for name in criteria.__all__
@@ -102,9 +103,19 @@ def test_stop_codes_are_distinct_per_class():
         and issubclass(getattr(criteria, name), Criterion)
         and getattr(criteria, name) is not Criterion
     ]
-    codes = [cls.code for cls in classes]
-    assert len(set(codes)) == len(codes)
-    assert all(STOP_CODES[cls.code] == cls.__name__ for cls in classes)
+    # The gates and compositions report their members' reasons.
+    wrappers = (criteria.Warmup, criteria.AnyOf, criteria.AllOf)
+    reasons = [cls.stop_reason for cls in classes if cls not in wrappers]
+    assert all(isinstance(reason, StopReason) for reason in reasons)
+    assert len(set(reasons)) == len(reasons)
+    assert all(cls.stop_reason is None for cls in wrappers)
+
+
+def test_stop_reason_codes_and_messages_round_trip():
+    for reason in StopReason:
+        assert StopReason(int(reason)) is reason
+        assert StopReason[reason.name] is reason
+        assert reason.message and reason.message[0].islower()
 
 
 def test_mode_auto_from_names_and_clear_error():

@@ -7,7 +7,7 @@ from keras_epochkit.criteria import replay
 def test_absolute_threshold():
     logs = [{"val_loss": v} for v in [1.0, 5.0, 12.0]]
     epoch, decision = replay(Divergence(10.0, mode="min"), logs)
-    assert epoch == 2 and decision.code == Divergence.code
+    assert epoch == 2 and decision.reason is Divergence.stop_reason
 
 
 def test_relative_threshold_is_a_factor_of_the_best():

@@ -23,8 +23,8 @@ def test_stops_a_converged_curve_but_not_a_steadily_improving_one():
     converged = [{"val_loss": 0.5 + 2.0 * math.exp(-0.8 * t)} for t in range(40)]
     epoch, decision = replay(Extrapolation(min_epochs=6), converged, budget=100)
     assert epoch is not None and epoch < 15
-    assert decision.code == Extrapolation.code
-    assert "forecasts a gain" in decision.reason
+    assert decision.reason is Extrapolation.stop_reason
+    assert "forecasts a gain" in decision.message
     # A power law still falling fast: 40 epochs in, 60 left still pay off.
     improving = [{"val_loss": 5.0 * (t + 1) ** -0.5} for t in range(40)]
     assert replay(Extrapolation(min_epochs=6), improving, budget=100)[0] is None

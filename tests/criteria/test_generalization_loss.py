@@ -19,8 +19,8 @@ def test_stops_at_first_epoch_with_gl_above_alpha(alpha, expected):
     assert epoch == expected
     if expected is not None:
         gl = 100 * (CURVE[expected] / 0.5 - 1)
-        assert f"{gl:.3g}%" in decision.reason
-        assert decision.code == GeneralizationLoss.code
+        assert f"{gl:.3g}%" in decision.message
+        assert decision.reason is GeneralizationLoss.stop_reason
 
 
 def test_improved_marks_new_optimum():

@@ -12,5 +12,5 @@ from keras_epochkit.criteria import replay
 def test_stops_on_non_finite(bad):
     logs = [{"loss": 1.0}, {"loss": 0.5}, {"loss": bad}]
     epoch, decision = replay(NonFinite(monitor="loss"), logs)
-    assert epoch == 2 and decision.code == NonFinite.code
-    assert "loss" in decision.reason
+    assert epoch == 2 and decision.reason is NonFinite.stop_reason
+    assert "loss" in decision.message

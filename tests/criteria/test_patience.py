@@ -92,5 +92,5 @@ def test_reason_names_the_monitor_and_patience():
     epoch, decision = replay(
         Patience(patience=1, mode="min"), [{"val_loss": v} for v in [1.0, 2.0]]
     )
-    assert epoch == 1 and decision.code == Patience.code
-    assert "val_loss" in decision.reason and "patience 1" in decision.reason
+    assert epoch == 1 and decision.reason is Patience.stop_reason
+    assert "val_loss" in decision.message and "patience 1" in decision.message

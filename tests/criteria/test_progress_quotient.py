@@ -24,8 +24,8 @@ def test_stops_at_end_of_strip_when_pq_exceeds_alpha():
     quotient = gl / progress  # 3.57
     epoch, decision = replay(ProgressQuotient(alpha=1.0, strip=3, mode="min"), LOGS)
     assert epoch == 5
-    assert f"{quotient:.3g}" in decision.reason
-    assert decision.code == ProgressQuotient.code
+    assert f"{quotient:.3g}" in decision.message
+    assert decision.reason is ProgressQuotient.stop_reason
     epoch, _ = replay(
         ProgressQuotient(alpha=quotient + 0.01, strip=3, mode="min"), LOGS
     )

@@ -7,8 +7,8 @@ from keras_epochkit.criteria import replay
 def test_min_mode_stops_when_at_or_below_target():
     logs = [{"val_loss": v} for v in [1.0, 0.6, 0.5, 0.4]]
     epoch, decision = replay(Target(0.5, mode="min"), logs)
-    assert epoch == 2 and decision.code == Target.code
-    assert "0.5" in decision.reason
+    assert epoch == 2 and decision.reason is Target.stop_reason
+    assert "0.5" in decision.message
 
 
 def test_auto_mode_from_name_maximizes_accuracy():

@@ -12,7 +12,7 @@ def test_stops_after_s_successive_rising_strips():
         UpStrips(s=2, strip=2, mode="min"), [{"val_loss": v} for v in CURVE]
     )
     assert epoch == 9
-    assert decision.code == UpStrips.code
+    assert decision.reason is UpStrips.stop_reason
 
 
 def test_single_rise_is_enough_for_up1_and_rises_inside_a_strip_do_not_count():

@@ -10,7 +10,7 @@ def test_warmup_epochs_are_hidden_from_the_wrapped_rule():
     logs = [{"val_loss": v} for v in [1.0, 2.0, 3.0, 0.5, 0.6]]
     assert replay(Patience(patience=1, mode="min"), logs)[0] == 1
     epoch, decision = replay(Warmup(3, Patience(patience=1, mode="min")), logs)
-    assert epoch == 4 and decision.code == Patience.code
+    assert epoch == 4 and decision.reason is Patience.stop_reason
 
 
 def test_with_mode_reaches_the_wrapped_rule():

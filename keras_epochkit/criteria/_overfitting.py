@@ -1,8 +1,8 @@
-"""The overfitting detector shared by `OverfittingMonitor` and `analyze`.
+"""The overfitting detector: logs in, onset out, with no model.
 
-It needs no model: it consumes one (validation, training) pair per epoch and
-holds its whole state in plain Python values, so the same code runs inside a
-callback and on recorded logs.
+`OverfittingMonitor` wraps it inside `fit`; `analysis.analyze` replays it on
+recorded logs. It follows the criterion protocol, so a detection is a
+`Decision` with `StopReason.OVERFITTING`.
 """
 
 from __future__ import annotations
@@ -10,24 +10,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from keras_epochkit.analysis._trend import linear_trend
+from keras_epochkit._core.stop_reason import StopReason
+from keras_epochkit._core.validation import check_int
+from keras_epochkit._core.validation import check_number
+from keras_epochkit._core.validation import check_str
+from keras_epochkit.criteria._trend import linear_trend
+from keras_epochkit.criteria.criterion import Criterion
+from keras_epochkit.criteria.decision import Decision
 
-_MIN_WORDS = ("loss", "error", "crossentropy", "hinge", "mse", "mae", "mape", "msle")
-_MAX_WORDS = (
-    "acc",
-    "auc",
-    "precision",
-    "recall",
-    "f1",
-    "fbeta",
-    "score",
-    "iou",
-    "r2",
-    "kappa",
-    "correlation",
-)
-
-LOG_KEYS = (
+FIGURES = (
     "overfit_gap",
     "overfit_gap_ratio",
     "overfit_gl",
@@ -37,31 +28,14 @@ LOG_KEYS = (
 )
 
 
-def resolve_mode(monitor: str, mode: str) -> str:
-    """Turns `mode="auto"` into "min" or "max" from the monitor's name."""
-    if mode in ("min", "max"):
-        return mode
-    name = monitor.lower()
-    name = name[4:] if name.startswith("val_") else name
-    if any(word in name for word in _MIN_WORDS):
-        return "min"
-    if any(word in name for word in _MAX_WORDS):
-        return "max"
-    raise ValueError(
-        f"Cannot infer whether `monitor={monitor!r}` should decrease or "
-        "increase. Pass `mode='min'` (losses, errors) or `mode='max'` "
-        "(accuracies, scores)."
-    )
-
-
 def train_key_for(monitor: str) -> str:
     """The training counterpart of a validation key (`val_loss` -> `loss`)."""
     if not monitor.startswith("val_"):
         raise ValueError(
-            f"Cannot derive the training key from `monitor={monitor!r}`, which "
-            "does not start with 'val_'. Pass `train_monitor=` explicitly."
+            "`train_monitor` must be given when `monitor` does not start with "
+            f"'val_'; received monitor={monitor!r}."
         )
-    return monitor[4:]
+    return monitor.removeprefix("val_")
 
 
 def relative_change(value: float, reference: float) -> float:
@@ -73,7 +47,7 @@ def relative_change(value: float, reference: float) -> float:
     return (value - reference) / abs(reference)
 
 
-class OverfittingTracker:
+class OverfittingDetector(Criterion):
     """Epoch-by-epoch overfitting detector with explicit, JSON-able state.
 
     Errors are the monitored values oriented so that lower is better
@@ -88,24 +62,38 @@ class OverfittingTracker:
 
     Overfitting is detected once `patience` consecutive epochs degrade
     without a new best; its onset is `b`, the epoch from which validation
-    kept degrading. A later new best clears the onset (the degradation was
-    temporary) and detection starts over.
+    kept degrading, and `update` returns a stopping `Decision` at the
+    detection epoch. A later new best clears the onset (the degradation was
+    temporary) and detection starts over. Epochs with a non-finite value are
+    not recorded. After each update, `figures` holds the `overfit_*` numbers
+    of that epoch (see `OverfittingMonitor`).
     """
+
+    stop_reason = StopReason.OVERFITTING
 
     def __init__(
         self,
-        mode: str,
-        window: int,
-        significance: float,
-        patience: int,
-        min_gl: float,
-    ):
-        self.sign = 1.0 if mode == "min" else -1.0
-        self.window = window
-        self.significance = significance
-        self.patience = patience
-        self.min_gl = min_gl
-        self.reset()
+        monitor: str = "val_loss",
+        train_monitor: str | None = None,
+        mode: str = "auto",
+        window: int = 12,
+        significance: float = 0.05,
+        patience: int = 3,
+        min_gl: float = 5.0,
+    ) -> None:
+        check_str("monitor", monitor)
+        if train_monitor is None:
+            self.train_key = train_key_for(monitor)
+        else:
+            self.train_key = check_str("train_monitor", train_monitor)
+        self.train_monitor = train_monitor
+        self.window = check_int("window", window, minimum=3)
+        self.significance = check_number(
+            "significance", significance, 0.0, 1.0, strict=True
+        )
+        self.patience = check_int("patience", patience, minimum=1)
+        self.min_gl = check_number("min_gl", min_gl, minimum=0.0)
+        super().__init__(monitor=monitor, mode=mode)
 
     def reset(self) -> None:
         self.epochs: list[int] = []
@@ -116,10 +104,12 @@ class OverfittingTracker:
         self.onset_epoch = -1
         self.detected_epoch = -1
         self.alarms: list[list[int]] = []
+        self.figures: dict[str, float] = {}
 
     # --- state -----------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
         return {
+            **super().get_state(),
             "epochs": list(self.epochs),
             "val": list(self.val),
             "train": list(self.train),
@@ -131,6 +121,7 @@ class OverfittingTracker:
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
         self.epochs = [int(e) for e in state["epochs"]]
         self.val = [float(v) for v in state["val"]]
         self.train = [float(v) for v in state["train"]]
@@ -139,6 +130,16 @@ class OverfittingTracker:
         self.onset_epoch = int(state["onset_epoch"])
         self.detected_epoch = int(state["detected_epoch"])
         self.alarms = [[int(a), int(b)] for a, b in state["alarms"]]
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "train_monitor": self.train_monitor,
+            "window": self.window,
+            "significance": self.significance,
+            "patience": self.patience,
+            "min_gl": self.min_gl,
+        }
 
     # --- queries ---------------------------------------------------------
     @property
@@ -155,22 +156,23 @@ class OverfittingTracker:
         return self.val[i], self.train[i]
 
     # --- update ----------------------------------------------------------
-    def update(self, epoch: int, val: float, train: float) -> dict[str, float]:
-        """Records one epoch; returns the `overfit_*` figures for the logs.
-
-        Non-finite values are not recorded: their figures are NaN and the
-        onset is unchanged.
-        """
+    def _update(self, epoch: int, logs: dict, budget: int | None) -> Decision:
+        val = self._read(logs)
+        if val is None:
+            self.figures = {}
+            return Decision()
+        train = self._read(logs, self.train_key)
         if not (math.isfinite(val) and math.isfinite(train)):
-            figures = dict.fromkeys(LOG_KEYS, math.nan)
-            figures["overfit_onset_epoch"] = float(self.onset_epoch)
-            return figures
-        s = self.sign
-        self.epochs.append(int(epoch))
-        self.val.append(float(val))
-        self.train.append(float(train))
+            self.figures = dict.fromkeys(FIGURES, math.nan)
+            self.figures["overfit_onset_epoch"] = float(self.onset_epoch)
+            return Decision()
+        s = 1.0 if self._mode == "min" else -1.0
+        self.epochs.append(epoch)
+        self.val.append(val)
+        self.train.append(train)
         last = len(self.val) - 1
-        if self.best_index < 0 or s * val < s * self.best_value:
+        improved = self.best_index < 0 or s * val < s * self.best_value
+        if improved:
             self.best_index = last
             self.streak = 0
             self.onset_epoch = -1
@@ -179,46 +181,54 @@ class OverfittingTracker:
         best_train = self.train[self.best_index]
         gl = 100.0 * s * relative_change(val, best_val)
         start = max(self.best_index, last - self.window + 1)
-        errors = [s * v for v in self.val[start:]]
-        trend = linear_trend(errors)
+        trend = linear_trend([s * v for v in self.val[start:]])
         degrading = (
             gl >= self.min_gl
             and trend.p_value < self.significance
             and s * train < s * best_train
         )
         self.streak = self.streak + 1 if degrading else 0
-        if self.onset_epoch < 0 and self.streak >= self.patience:
+        detected = self.onset_epoch < 0 and self.streak >= self.patience
+        if detected:
             self.onset_epoch = self.best_epoch
-            self.detected_epoch = int(epoch)
+            self.detected_epoch = epoch
             self.alarms.append([self.onset_epoch, self.detected_epoch])
-        gap = s * (val - train)
-        return {
-            "overfit_gap": gap,
+        self.figures = {
+            "overfit_gap": s * (val - train),
             "overfit_gap_ratio": s * relative_change(val, train),
             "overfit_gl": gl,
             "overfit_val_slope": s * trend.slope,
             "overfit_val_slope_p": trend.p_value,
             "overfit_onset_epoch": float(self.onset_epoch),
         }
+        if detected:
+            return self._stop(
+                f"overfitting detected at epoch {epoch + 1}: {self.monitor} has "
+                f"degraded since epoch {self.onset_epoch + 1} (best "
+                f"{best_val:.4g})",
+                improved=improved,
+            )
+        return Decision(improved=improved)
 
-    def summary(self, monitor: str, train_monitor: str, first_epoch: int = 1) -> str:
+    def summary(self) -> str:
         """One line: where overfitting began and how far each value moved.
 
-        Epochs are numbered from `first_epoch` (1 as in Keras's progress bar).
+        Epochs are counted from 1, as in Keras's progress bar.
         """
+        monitor, train_monitor = self.monitor, self.train_key
         if not self.val:
             return f"no finite `{monitor}` was recorded."
         if self.onset_epoch < 0:
             return (
                 f"no overfitting detected in {len(self.val)} epochs; best "
-                f"{monitor} {self.best_value:.4g} at epoch {self.best_epoch + first_epoch}."
+                f"{monitor} {self.best_value:.4g} at epoch {self.best_epoch + 1}."
             )
         onset_val, onset_train = self.value_at(self.onset_epoch)
         val_change = 100.0 * relative_change(self.val[-1], onset_val)
         train_change = 100.0 * relative_change(self.train[-1], onset_train)
         verb = "fell" if train_change < 0 else "rose"
         return (
-            f"overfitting began at epoch {self.onset_epoch + first_epoch}: {monitor} "
+            f"overfitting began at epoch {self.onset_epoch + 1}: {monitor} "
             f"{val_change:+.0f}% from its best while {train_monitor} {verb} "
             f"{abs(train_change):.0f}%."
         )

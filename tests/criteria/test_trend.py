@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from keras_epochkit.analysis._trend import linear_trend
-from keras_epochkit.analysis._trend import regularized_incomplete_beta
-from keras_epochkit.analysis._trend import student_t_sf
+from keras_epochkit.criteria._trend import linear_trend
+from keras_epochkit.criteria._trend import regularized_incomplete_beta
+from keras_epochkit.criteria._trend import student_t_sf
 
 
 @pytest.mark.parametrize("t", [-7.0, -1.0, 0.0, 0.5, 1.0, 3.0, 50.0])
