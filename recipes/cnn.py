@@ -148,6 +148,16 @@ def write_atomically(path: str, data: str | bytes) -> None:
     os.replace(tmp, path)
 
 
+def stopped_by(callbacks) -> str:
+    """Which callback ended training, and why, in words."""
+    for callback in callbacks:
+        reason = getattr(callback, "stop_reason", None)
+        if reason is not None:
+            message = getattr(callback, "stop_message", "") or reason.message
+            return f"{type(callback).__name__}: {message}"
+    return "epoch budget used up"
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.backend:
@@ -271,9 +281,7 @@ def main(argv=None) -> dict:
         "epochs_run": epochs_run,
         "epoch_budget": args.epochs,
         "best_epoch": stopper.best_epoch + 1,
-        "stop_reason": stopper.stop_reason
-        or getattr(budget, "stop_reason", "")
-        or "epoch budget used up",
+        "stop_reason": stopped_by([stopper, budget, overfitting]),
         "overfitting_onset_epoch": onset + 1 if onset >= 0 else None,
         "history": {
             key: [float(row[key]) for row in logger.rows]
