@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import keras
 import numpy as np
 
 from keras_epochkit._core import monitor as monitor_core
@@ -363,6 +364,15 @@ class EarlyStopping(StatefulCallback):
     @best_value.setter
     def best_value(self, value: float | None) -> None:
         self.best = value
+
+    @property
+    def monitor_op(self):
+        """`keras.ops.less` or `keras.ops.greater` for the primary monitor, as
+        in Keras; `None` until its direction is resolved (first epoch end)."""
+        mode = self._resolved.get(self.monitors[0])
+        if mode is None:
+            return None
+        return keras.ops.greater if mode == "max" else keras.ops.less
 
     @property
     def stop_code(self) -> int:

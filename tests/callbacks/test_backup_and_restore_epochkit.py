@@ -127,7 +127,8 @@ def test_nan_loss_stops_and_never_reaches_the_backed_up_best_weights(tmp_path, d
     model, _ = train(digits, [backup, stopper, PoisonAfter()])
 
     assert stopper.stopped_epoch == 3
-    assert "nan" in stopper.stop_reason
+    assert stopper.stop_reason is ek.callbacks.StopReason.NON_FINITE
+    assert "nan" in stopper.stop_message
     assert all(np.isfinite(w).all() for w in model.get_weights())
     state = stopper.get_state()
     assert all(np.isfinite(w).all() for w in state["best_weights"])
