@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
@@ -27,42 +29,15 @@ class AveragedScore(ConfusionCounts):
     `get_config` finds them in its signature. Register the subclass with
     `keras.saving.register_keras_serializable` to save it in a `.keras` file.
 
-    Where a denominator is 0 and `zero_division="warn"`, `result()` warns
-    with an `UndefinedMetricWarning` (once per call) and scores the class 0,
-    as scikit-learn does. Inside a traced function (a compiled `fit`) there is
-    no value to test, so it scores 0 without a warning.
-
-    Args:
-        task: `"binary"`, `"multiclass"` or `"multilabel"`. Defaults to
-            `"multiclass"`.
-        num_classes: number of classes or labels; required unless
-            `task="binary"`. Defaults to `None`.
-        average: `"micro"` (pool the counts of all classes), `"macro"`
-            (unweighted mean of the per-class scores), `"weighted"` (mean
-            weighted by each class's support) or `None` (one result per class,
-            as a dict of scalars `{"<name>_class_<i>": ...}` so that each
-            reaches the logs). Unused for `task="binary"`, which scores the
-            positive class. Defaults to `"macro"`.
-        threshold: probability above which a binary or multilabel prediction
-            is positive. Defaults to `0.5`.
-        top_k: multiclass only: the `top_k` highest scores are the predicted
-            classes of a sample. Defaults to `None` (arg-max).
-        class_id: return only this class's score. Defaults to `None`.
-        zero_division: the score of a class whose denominator is 0: `"warn"`
-            (0, with an `UndefinedMetricWarning` in eager execution), `0`, `1`
-            or `"nan"` (NaN classes are left out of the averages). Defaults
-            to `"warn"`.
-        from_logits: whether `y_pred` holds logits. Defaults to `False`.
-        sparse_y_true: force class indices (`True`) or one-hot (`False`)
-            labels. Defaults to `None` (detected from the shapes).
-        sparse_y_pred: force class indices (`True`) or scores (`False`) in
-            `y_pred`. Defaults to `None` (detected from the shapes).
-        ignore_class: a class index (multiclass) or label value (binary,
-            multilabel) to skip. Defaults to `None`.
-        class_names: names for the per-class result keys. Defaults to `None`.
-        name: name of the metric instance. Defaults to the class's
-            `_default_name`.
-        dtype: dtype of the counts and result. Defaults to `"float32"`.
+    Its constructor arguments are those of `Precision`, in the same order
+    and with the same defaults (`name` defaults to the class's
+    `_default_name`). A class whose denominator is 0 scores `zero_division`:
+    `0`, `1`, `"nan"` (left out of the averages) or `"warn"`: 0 with an
+    `UndefinedMetricWarning`, once per `result()` call, as scikit-learn
+    does. A `result()` traced into a graph (a compiled train step) cannot
+    read the counts, so there it scores 0 without the warning; called
+    eagerly (by you, or by Keras at the end of an epoch on some backends),
+    it warns.
 
     Examples:
         >>> import keras
@@ -113,7 +88,7 @@ class AveragedScore(ConfusionCounts):
                 raise invalid("class_id", f"an integer in [0, {num_classes})", class_id)
         self.class_id = class_id
 
-    def ratio_terms(self, tp, fp, fn, tn):
+    def ratio_terms(self, tp: Any, fp: Any, fn: Any, tn: Any) -> tuple[Any, Any]:
         """The numerator and denominator of the score from weighted counts.
 
         Args:

@@ -22,23 +22,9 @@ class MatrixScore(ConfusionCounts):
     `result()` returns the matrix. Each sample has one predicted class, so
     there is no `top_k`, and the task is binary or multiclass.
 
-    Args:
-        task: `"binary"` or `"multiclass"`. Defaults to `"multiclass"`.
-        num_classes: number of classes; required for multiclass. Defaults to
-            `None`.
-        threshold: probability above which a binary prediction is positive.
-            Defaults to `0.5`.
-        from_logits: whether `y_pred` holds logits. Defaults to `False`.
-        sparse_y_true: force class indices (`True`) or one-hot (`False`)
-            labels. Defaults to `None` (detected from the shapes).
-        sparse_y_pred: force class indices (`True`) or scores (`False`) in
-            `y_pred`. Defaults to `None` (detected from the shapes).
-        ignore_class: a class index (multiclass) or label value (binary)
-            whose samples are skipped. Defaults to `None`.
-        class_names: names of the classes. Defaults to `None`.
-        name: name of the metric instance. Defaults to the class's
-            `_default_name`.
-        dtype: dtype of the counts and result. Defaults to `"float32"`.
+    Its constructor arguments are those of `MatthewsCorrelation`, in the
+    same order and with the same defaults (`name` defaults to the class's
+    `_default_name`).
 
     Examples:
         >>> import keras
