@@ -79,12 +79,18 @@ def concrete(value) -> np.ndarray | None:
 
 
 def _parameters(cls: type) -> list[str]:
-    signature = inspect.signature(cls.__init__)
-    return [
-        p.name
-        for p in list(signature.parameters.values())[1:]
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
+    """The constructor's named arguments; behind `**kwargs`, its parents' too."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = list(inspect.signature(klass.__init__).parameters.values())[1:]
+        for p in params:
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in names:
+                names.append(p.name)
+        if all(p.kind != p.VAR_KEYWORD for p in params):
+            break
+    return names
 
 
 def _shape(x) -> tuple:

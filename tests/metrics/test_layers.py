@@ -222,6 +222,8 @@ def test_user_subclass_of_averaged_score_matches_sklearn_and_round_trips(tmp_pat
     np.testing.assert_allclose(float(metric.result()), expected, atol=1e-6)
     config = metric.get_config()
     assert config["margin"] == 0.5 and config["task"] == "binary"
+    # Arguments passed on through **kwargs are read from the parent's signature.
+    assert config["zero_division"] == "warn" and config["name"] == "specificity"
     restored = keras.saving.deserialize_keras_object(
         keras.saving.serialize_keras_object(metric), safe_mode=True
     )
