@@ -89,12 +89,15 @@ def _fit_history(x, y, metrics, epochs=1):
 def test_non_integer_labels_in_a_compiled_fit_give_nan_not_a_wrong_number():
     x = np.eye(3, dtype="float32")[[0, 1, 2, 0, 1, 2, 0, 1]]
     fractional = np.array([0.5, 1.7, 2.2, 0, 1, 2, 0, 1], "float32")
-    metrics = [ekm.Precision(num_classes=3), ekm.MatthewsCorrelation(num_classes=3)]
-    history = _fit_history(x, fractional, metrics)
+
+    def metrics():
+        return [ekm.Precision(num_classes=3), ekm.MatthewsCorrelation(num_classes=3)]
+
+    history = _fit_history(x, fractional, metrics())
     assert np.isnan(history["precision"][-1])
     assert np.isnan(history["matthews_correlation"][-1])
     # The same labels as whole numbers give numbers: the NaN is the fraction's.
-    history = _fit_history(x, np.round(fractional), metrics)
+    history = _fit_history(x, np.round(fractional), metrics())
     assert np.isfinite(history["precision"][-1])
     assert np.isfinite(history["matthews_correlation"][-1])
 
