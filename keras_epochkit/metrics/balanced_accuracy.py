@@ -5,11 +5,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_epochkit.metrics.confusion_counts import ConfusionCounts
+from keras_epochkit.metrics.confusion_counts import arguments_of
+from keras_epochkit.metrics.matrix_score import MatrixScore
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
-class BalancedAccuracy(ConfusionCounts):
+class BalancedAccuracy(MatrixScore):
     """Computes balanced accuracy, the mean per-class recall.
 
     Classes without true samples are left out of the mean, as in
@@ -44,7 +45,7 @@ class BalancedAccuracy(ConfusionCounts):
         0.5
     """
 
-    _needs_matrix = True
+    _direction = "up"  # maximised by callbacks with mode="auto"
     _default_name = "balanced_accuracy"
 
     def __init__(
@@ -61,28 +62,11 @@ class BalancedAccuracy(ConfusionCounts):
         name: str | None = None,
         dtype: str | None = None,
     ):
-        if task == "multilabel":
-            raise ValueError(
-                f"{type(self).__name__} supports task='binary' or 'multiclass'. "
-                f"Received: task={task!r}"
-            )
-        super().__init__(
-            task=task,
-            num_classes=num_classes,
-            threshold=threshold,
-            from_logits=from_logits,
-            sparse_y_true=sparse_y_true,
-            sparse_y_pred=sparse_y_pred,
-            ignore_class=ignore_class,
-            class_names=class_names,
-            name=name,
-            dtype=dtype,
-        )
+        super().__init__(**arguments_of(MatrixScore, locals()))
         self.adjusted = bool(adjusted)
-        self._direction = "up"
 
     def result(self):
-        matrix = ops.convert_to_tensor(self.confusion)
+        matrix = self.matrix()
         support = ops.sum(matrix, axis=1)
         present = support > 0
         recall = ops.diagonal(matrix) / ops.where(present, support, 1.0)
@@ -92,9 +76,3 @@ class BalancedAccuracy(ConfusionCounts):
             chance = 1.0 / ops.maximum(count, 1.0)
             score = ops.where(count > 1, (score - chance) / (1.0 - chance), 0.0)
         return self._propagate_nan(ops.where(count > 0, score, 0.0), matrix)
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        del config["top_k"]
-        config["adjusted"] = self.adjusted
-        return config

@@ -5,15 +5,17 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_epochkit.metrics.confusion_counts import ConfusionCounts
+from keras_epochkit._core.validation import check_choice
+from keras_epochkit.metrics.confusion_counts import arguments_of
 from keras_epochkit.metrics.confusion_counts import check_zero_division
 from keras_epochkit.metrics.confusion_counts import zero_division_value
+from keras_epochkit.metrics.matrix_score import MatrixScore
 
 WEIGHTS = (None, "linear", "quadratic")
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
-class CohenKappa(ConfusionCounts):
+class CohenKappa(MatrixScore):
     """Computes Cohen's kappa, optionally with linear or quadratic weights.
 
     `kappa = 1 - sum(W * C) / sum(W * E)` with `C` the confusion matrix, `E`
@@ -31,7 +33,8 @@ class CohenKappa(ConfusionCounts):
             `"quadratic"` (disagreements weighted by the distance between the
             class indices, for ordinal classes). Defaults to `None`.
         zero_division: the result when kappa is undefined (no samples, or
-            chance agreement is perfect); `0`, `1` or `"nan"`
+            chance agreement is perfect): `"warn"` (0, with an
+            `UndefinedMetricWarning` in eager execution), `0`, `1` or `"nan"`
             (scikit-learn's default is NaN). Defaults to `0.0`.
         threshold: probability above which a binary prediction is positive.
             Defaults to `0.5`.
@@ -55,8 +58,9 @@ class CohenKappa(ConfusionCounts):
         0.6364
     """
 
-    _needs_matrix = True
+    _direction = "up"  # maximised by callbacks with mode="auto"
     _default_name = "cohen_kappa"
+    _config_attributes = {"weights": "weights_mode"}
 
     def __init__(
         self,
@@ -73,33 +77,9 @@ class CohenKappa(ConfusionCounts):
         name: str | None = None,
         dtype: str | None = None,
     ):
-        if task == "multilabel":
-            raise ValueError(
-                f"{type(self).__name__} supports task='binary' or 'multiclass'. "
-                f"Received: task={task!r}"
-            )
-        if weights not in WEIGHTS:
-            raise ValueError(
-                'Argument `weights` must be None, "linear" or "quadratic". '
-                f"Received: weights={weights!r}"
-            )
-        super().__init__(
-            task=task,
-            num_classes=num_classes,
-            threshold=threshold,
-            from_logits=from_logits,
-            sparse_y_true=sparse_y_true,
-            sparse_y_pred=sparse_y_pred,
-            ignore_class=ignore_class,
-            class_names=class_names,
-            name=name,
-            dtype=dtype,
-        )
-        self.weights_mode = weights
+        super().__init__(**arguments_of(MatrixScore, locals()))
+        self.weights_mode = check_choice("weights", weights, WEIGHTS)
         self.zero_division = check_zero_division(zero_division)
-        if self.zero_division == "warn":
-            self.zero_division = 0.0
-        self._direction = "up"
 
     def _disagreement(self):
         index = ops.arange(self._classes, dtype=self.dtype)
@@ -111,7 +91,7 @@ class CohenKappa(ConfusionCounts):
         return ops.cast(distance > 0, self.dtype)
 
     def result(self):
-        matrix = ops.convert_to_tensor(self.confusion)
+        matrix = self.matrix()
         weights = self._disagreement()
         true_sum = ops.sum(matrix, axis=1)
         pred_sum = ops.sum(matrix, axis=0)
@@ -119,13 +99,9 @@ class CohenKappa(ConfusionCounts):
         expected = ops.sum(true_sum[:, None] * weights * pred_sum[None, :])
         observed = total * ops.sum(weights * matrix)
         defined = expected > 0
+        self._warn_undefined(
+            ops.equal(expected, 0.0), "(no samples, or chance agreement is perfect)"
+        )
         kappa = (expected - observed) / ops.where(defined, expected, 1.0)
         fill = zero_division_value(self.zero_division)
         return self._propagate_nan(ops.where(defined, kappa, fill), matrix)
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        del config["top_k"]
-        config["weights"] = self.weights_mode
-        config["zero_division"] = self.zero_division
-        return config

@@ -1,16 +1,40 @@
-"""The confusion-count state shared by every classification metric."""
+"""The confusion-count core shared by every classification metric.
+
+Each metric runs the same three steps: format and validate the inputs once
+(`ConfusionCounts._format`), count them into a metric variable, and reduce
+the counts in `result()`. `AveragedScore` (per-class ratios) and
+`MatrixScore` (scores of the full confusion matrix) are the two bases to
+subclass.
+"""
 
 from __future__ import annotations
 
+import inspect
 import math
+import warnings
 from typing import Any
+from typing import NamedTuple
 
 import keras
 import numpy as np
 from keras import ops
 
+from keras_epochkit._core.validation import check_choice
+from keras_epochkit._core.validation import check_number
+from keras_epochkit._core.validation import invalid
+
 TASKS = ("binary", "multiclass", "multilabel")
 AVERAGES = ("micro", "macro", "weighted", None)
+ZERO_DIVISIONS = ("warn", 0.0, 1.0, "nan")
+
+
+class UndefinedMetricWarning(UserWarning):
+    """A score was undefined (0 / 0) and set by `zero_division="warn"`.
+
+    The counterpart of `sklearn.exceptions.UndefinedMetricWarning`: filter it
+    with `warnings.filterwarnings("ignore", category=UndefinedMetricWarning)`
+    or pass `zero_division=0` to say that 0 is meant.
+    """
 
 
 def zero_division_value(zero_division: str | float) -> float:
@@ -22,30 +46,51 @@ def zero_division_value(zero_division: str | float) -> float:
 
 def check_zero_division(zero_division: str | float) -> str | float:
     """Validates `zero_division`; returns its JSON-able canonical form."""
-    if isinstance(zero_division, str):
-        if zero_division in ("warn", "nan"):
-            return zero_division
-    elif isinstance(zero_division, (int, float)) and not isinstance(
-        zero_division, bool
-    ):
+    if isinstance(zero_division, bool):
+        raise invalid("zero_division", '"warn", 0, 1 or "nan"', zero_division)
+    if isinstance(zero_division, (int, float)):
         if math.isnan(zero_division):
             return "nan"
-        if zero_division in (0, 1):
-            return float(zero_division)
-    raise ValueError(
-        'Argument `zero_division` must be one of "warn", 0, 1 or "nan" (or '
-        f"float('nan')). Received: zero_division={zero_division!r}"
-    )
+        zero_division = float(zero_division)
+    return check_choice("zero_division", zero_division, ZERO_DIVISIONS)
 
 
 def check_average(average: str | None) -> str | None:
     """Validates `average`."""
-    if average not in AVERAGES:
-        raise ValueError(
-            'Argument `average` must be one of "micro", "macro", "weighted" or '
-            f"None. Received: average={average!r}"
-        )
-    return average
+    return check_choice("average", average, AVERAGES)
+
+
+def arguments_of(base: type, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of `base.__init__`, picked from a subclass's `locals()`.
+
+    A subclass lists its whole signature once (for its order and its
+    documentation) and forwards the shared part with
+    `super().__init__(**arguments_of(Base, locals()))`.
+    """
+    return {name: arguments[name] for name in _parameters(base) if name in arguments}
+
+
+def concrete(value) -> np.ndarray | None:
+    """`value` as NumPy when it is concrete, `None` inside a traced function."""
+    try:
+        return ops.convert_to_numpy(value)
+    except Exception:  # a symbolic tensor or tracer has no value to read
+        return None
+
+
+def _parameters(cls: type) -> list[str]:
+    """The constructor's named arguments; behind `**kwargs`, its parents' too."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = list(inspect.signature(klass.__init__).parameters.values())[1:]
+        for p in params:
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in names:
+                names.append(p.name)
+        if all(p.kind != p.VAR_KEYWORD for p in params):
+            break
+    return names
 
 
 def _shape(x) -> tuple:
@@ -58,18 +103,59 @@ def _compatible(a: tuple, b: tuple) -> bool:
     )
 
 
+def _is_float(x) -> bool:
+    return "float" in keras.backend.standardize_dtype(x.dtype)
+
+
+def _finite_poison(values):
+    """0, or NaN when float `values` hold a NaN or an infinity: one reduction."""
+    if not _is_float(values):
+        return None
+    return ops.cast(ops.sum(values * 0.0), "float32")
+
+
+def _fraction_poison(values):
+    """0, or NaN when float class indices are not all whole finite numbers."""
+    if not _is_float(values):
+        return None
+    whole = ops.all(ops.equal(values - ops.floor(values), 0.0))
+    return ops.where(whole, 0.0, math.nan)
+
+
+def _add(a, b):
+    if a is None or b is None:
+        return b if a is None else a
+    return a + b
+
+
+class _Formatted(NamedTuple):
+    """A multiclass batch after formatting."""
+
+    true_idx: Any
+    pred: Any
+    sparse_true: bool
+    sparse_pred: bool
+    ones: Any
+    poison: Any
+
+
 @keras.saving.register_keras_serializable(package="keras_epochkit")
 class ConfusionCounts(keras.metrics.Metric):
-    """Base class: accumulates confusion counts that subclasses reduce.
+    """Per-class confusion counts: the core every classification metric reduces.
 
-    The state is either a full confusion matrix (rows are true classes,
-    columns predicted classes; `binary` and `multiclass` tasks with a single
-    prediction per sample) or, per class, four sums: true positives,
-    predicted positives, actual positives (the support) and the total weight.
-    Every count is weighted by `sample_weight` and kept in a metric variable
-    with `"sum"` aggregation, so replicas add up under distribution. The
-    inputs are formatted in one place, with shape errors raised while the
-    step is traced.
+    Used directly, it returns the weighted counts of every class (of the
+    positive class for `task="binary"`) as a `(columns, 5)` tensor whose
+    columns are `tp, fp, tn, fn, support`, as torchmetrics' `StatScores`.
+    Subclass `AveragedScore` for a per-class ratio such as precision, or
+    `MatrixScore` for a score of the full confusion matrix.
+
+    Inputs are formatted and validated once per batch, then counted: a full
+    confusion matrix (rows are true classes, columns predicted classes) for
+    `MatrixScore` subclasses, otherwise four sums per class (true positives,
+    predicted positives, actual positives and the total weight). Every count
+    is weighted by `sample_weight` and kept in a metric variable with `"sum"`
+    aggregation, so replicas add up under distribution. Shape errors are
+    raised while the step is traced.
 
     Input conventions per `task`:
 
@@ -84,10 +170,13 @@ class ConfusionCounts(keras.metrics.Metric):
     * `"multilabel"`: `y_true` and `y_pred` are `(..., num_classes)`
       indicator rows and scores; each label is positive above `threshold`.
 
-    Labels outside `[0, num_classes)` (other than `ignore_class`) cannot be
-    reported from inside a compiled step, so they turn the result into NaN;
-    when `update_state` receives NumPy labels it raises a `ValueError`
-    instead.
+    Inputs that would give a silently wrong number raise a `ValueError` when
+    `update_state` receives NumPy arrays, and turn the result into NaN (until
+    `reset_state`) inside a compiled step, which cannot raise: labels outside
+    `[0, num_classes)` (other than `ignore_class`), labels that are not whole
+    numbers (such as `1.7`), class indices in `y_pred` that are not whole
+    numbers, and NaN or infinite values in `y_pred` or in one-hot `y_true`.
+    The graph-side checks cost one reduction per input.
 
     Args:
         task: `"binary"`, `"multiclass"` or `"multilabel"`. Defaults to
@@ -113,12 +202,24 @@ class ConfusionCounts(keras.metrics.Metric):
             whose entries are skipped. Defaults to `None`.
         class_names: names used in per-class result keys instead of
             `class_0`, `class_1`, ... Defaults to `None`.
-        name: name of the metric instance. Defaults to the subclass's name.
+        name: name of the metric instance. Defaults to the class's name.
         dtype: dtype of the counts and results. Defaults to `"float32"`.
+
+    Examples:
+        >>> import numpy as np
+        >>> import keras_epochkit as ek
+        >>> metric = ek.metrics.ConfusionCounts(num_classes=3)
+        >>> metric.update_state(np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]))
+        >>> np.asarray(metric.result()).astype(int)  # tp, fp, tn, fn, support
+        array([[1, 0, 3, 0, 1],
+               [0, 1, 2, 1, 1],
+               [1, 1, 1, 1, 2]])
     """
 
     _needs_matrix = False
     _default_name = "confusion_counts"
+    # Constructor arguments kept under another attribute name (for get_config).
+    _config_attributes: dict[str, str] = {}
 
     def __init__(
         self,
@@ -135,70 +236,29 @@ class ConfusionCounts(keras.metrics.Metric):
         dtype: str | None = None,
     ):
         super().__init__(name=name or self._default_name, dtype=dtype or "float32")
-        if task not in TASKS:
-            raise ValueError(
-                'Argument `task` must be one of "binary", "multiclass" or '
-                f'"multilabel". Received: task={task!r}'
-            )
+        check_choice("task", task, TASKS)
         if task == "binary":
-            if num_classes not in (None, 1, 2):
-                raise ValueError(
-                    "Argument `num_classes` must be None, 1 or 2 for "
-                    f"task='binary'. Received: num_classes={num_classes!r}"
-                )
-        elif num_classes is None:
-            raise ValueError(
-                f"Argument `num_classes` is required for task={task!r}. "
-                "Received: num_classes=None"
-            )
-        elif not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(
-                "Argument `num_classes` must be an integer >= 2 for "
-                f"task={task!r}. Received: num_classes={num_classes!r}"
-            )
-        if not 0.0 <= float(threshold) <= 1.0:
-            raise ValueError(
-                "Argument `threshold` must be in [0, 1]. "
-                f"Received: threshold={threshold!r}"
-            )
-        if top_k is not None:
-            if task != "multiclass":
-                raise ValueError(
-                    "Argument `top_k` is only allowed with task='multiclass'. "
-                    f"Received: top_k={top_k!r}, task={task!r}"
-                )
-            if not isinstance(top_k, int) or not 1 <= top_k <= num_classes:
-                raise ValueError(
-                    "Argument `top_k` must be an integer in [1, num_classes="
-                    f"{num_classes}]. Received: top_k={top_k!r}"
-                )
-            if top_k > 1 and self._needs_matrix:
-                raise ValueError(
-                    f"{type(self).__name__} needs one predicted class per sample, "
-                    f"so `top_k` must be None or 1. Received: top_k={top_k!r}"
-                )
-            if top_k > 1 and sparse_y_pred:
-                raise ValueError(
-                    "Argument `top_k` > 1 needs scores in `y_pred`, not class "
-                    f"indices. Received: top_k={top_k!r}, sparse_y_pred=True"
-                )
-        for arg, value in (
-            ("sparse_y_true", sparse_y_true),
-            ("sparse_y_pred", sparse_y_pred),
+            check_choice("num_classes", num_classes, (None, 1, 2))
+        elif (
+            not isinstance(num_classes, int)
+            or isinstance(num_classes, bool)
+            or num_classes < 2
         ):
-            if value not in (None, True, False):
-                raise ValueError(
-                    f"Argument `{arg}` must be None, True or False. "
-                    f"Received: {arg}={value!r}"
-                )
-        if ignore_class is not None and not isinstance(ignore_class, int):
-            raise ValueError(
-                "Argument `ignore_class` must be an integer or None. "
-                f"Received: ignore_class={ignore_class!r}"
+            raise invalid(
+                "num_classes", f"an integer >= 2 for task={task!r}", num_classes
             )
+        threshold = check_number("threshold", threshold, 0.0, 1.0)
+        if top_k is not None:
+            self._check_top_k(task, num_classes, top_k, sparse_y_pred)
+        check_choice("sparse_y_true", sparse_y_true, (None, True, False))
+        check_choice("sparse_y_pred", sparse_y_pred, (None, True, False))
+        if ignore_class is not None and (
+            not isinstance(ignore_class, int) or isinstance(ignore_class, bool)
+        ):
+            raise invalid("ignore_class", "an integer or None", ignore_class)
         self.task = task
         self.num_classes = num_classes
-        self.threshold = float(threshold)
+        self.threshold = threshold
         self.top_k = top_k
         self.from_logits = bool(from_logits)
         self.sparse_y_true = sparse_y_true
@@ -208,9 +268,8 @@ class ConfusionCounts(keras.metrics.Metric):
         if class_names is not None:
             class_names = [str(c) for c in class_names]
             if len(class_names) != self._classes:
-                raise ValueError(
-                    f"Argument `class_names` must name {self._classes} classes. "
-                    f"Received {len(class_names)}: class_names={class_names!r}"
+                raise invalid(
+                    "class_names", f"a list of {self._classes} names", class_names
                 )
         self.class_names = class_names
         self._uses_matrix = self._needs_matrix and task != "multilabel"
@@ -229,6 +288,20 @@ class ConfusionCounts(keras.metrics.Metric):
                 dtype=self.dtype,
                 name="stat_scores",
             )
+
+    def _check_top_k(self, task, num_classes, top_k, sparse_y_pred):
+        if task != "multiclass":
+            raise invalid("top_k", f"None for task={task!r}", top_k)
+        if not isinstance(top_k, int) or not 1 <= top_k <= num_classes:
+            raise invalid("top_k", f"an integer in [1, {num_classes}]", top_k)
+        if top_k > 1 and self._needs_matrix:
+            raise invalid(
+                "top_k",
+                f"None or 1 for {type(self).__name__} (one class per sample)",
+                top_k,
+            )
+        if top_k > 1 and sparse_y_pred:
+            raise invalid("top_k", "None or 1 with sparse_y_pred=True", top_k)
 
     # Input formatting -------------------------------------------------
 
@@ -260,24 +333,8 @@ class ConfusionCounts(keras.metrics.Metric):
             f"{_shape(y_true)}, y_pred.shape={_shape(y_pred)}"
         )
 
-    def _check_numpy_labels(self, y_true, valid_values):
-        labels = np.asarray(y_true)
-        if labels.dtype.kind not in "iub" and not np.all(labels == np.round(labels)):
-            return
-        shape = labels.shape
-        if self.ignore_class is not None:
-            labels = labels[labels != self.ignore_class]
-        bad = labels[(labels < valid_values[0]) | (labels > valid_values[1])]
-        if bad.size:
-            raise ValueError(
-                f"{type(self).__name__}(task={self.task!r}): labels must be in "
-                f"[{valid_values[0]}, {valid_values[1]}]; received "
-                f"{sorted(set(bad.ravel().tolist()))[:10]} in y_true of shape "
-                f"{shape}."
-            )
-
     def _multiclass_inputs(self, y_true, y_pred):
-        """Returns flat int class indices of `y_true` and of `y_pred` (or scores)."""
+        """Flat class indices of `y_true`, and of `y_pred` or its score rows."""
         c = self.num_classes
         t_shape, p_shape = _shape(y_true), _shape(y_pred)
         if len(p_shape) == 0:
@@ -333,20 +390,24 @@ class ConfusionCounts(keras.metrics.Metric):
                     y_true,
                     y_pred,
                 )
+            poison = _fraction_poison(y_true)
             true_idx = ops.cast(y_true, "int32")
         else:
             if not _compatible(t_shape, (*lead, c)):
                 raise self._shape_error(
                     f"one-hot y_true must have shape {(*lead, c)}.", y_true, y_pred
                 )
+            poison = _finite_poison(y_true)
             true_idx = ops.cast(ops.argmax(y_true, axis=-1), "int32")
         ones = ops.ones_like(true_idx, dtype=self.dtype)
         true_idx = ops.reshape(true_idx, (-1,))
         if sparse_pred:
+            poison = _add(poison, _fraction_poison(y_pred))
             pred = ops.reshape(ops.cast(y_pred, "int32"), (-1,))
         else:
+            poison = _add(poison, _finite_poison(y_pred))
             pred = ops.reshape(y_pred, (-1, c))
-        return true_idx, pred, sparse_pred, ones
+        return _Formatted(true_idx, pred, sparse_true, sparse_pred, ones, poison)
 
     def _binary_inputs(self, y_true, y_pred):
         t_shape, p_shape = _shape(y_true), _shape(y_pred)
@@ -397,6 +458,48 @@ class ConfusionCounts(keras.metrics.Metric):
         weights = ops.cast(weights, self.dtype)
         return ops.clip(true_idx, 0, c - 1), weights
 
+    # Validation of NumPy input ------------------------------------------
+
+    def _input_error(self, message: str) -> ValueError:
+        return ValueError(f"{type(self).__name__}(task={self.task!r}): {message}")
+
+    def _check_numpy(self, y_true, y_pred, sparse_true=True, sparse_pred=False):
+        """Raises on NumPy input that a compiled step would turn into NaN."""
+        if isinstance(y_pred, (np.ndarray, list)):
+            self._check_values("y_pred", np.asarray(y_pred), sparse_pred)
+        if isinstance(y_true, (np.ndarray, list)):
+            self._check_values("y_true", np.asarray(y_true), sparse_true)
+
+    def _check_values(self, arg: str, values: np.ndarray, indices: bool):
+        if values.dtype.kind == "f":
+            finite = np.isfinite(values)
+            if not finite.all():
+                raise self._input_error(
+                    f"{arg} must be finite; received {int((~finite).sum())} NaN "
+                    f"or infinite values in {arg} of shape {values.shape}."
+                )
+            if indices and not np.all(values == np.round(values)):
+                fractions = values[values != np.round(values)]
+                raise self._input_error(
+                    f"{arg} must hold whole class indices; received "
+                    f"{sorted(set(fractions.ravel().tolist()))[:10]} in {arg} "
+                    f"of shape {values.shape}."
+                )
+        if not indices or values.dtype.kind not in "iubf":
+            return
+        shape = values.shape
+        if arg == "y_true" and self.ignore_class is not None:
+            values = values[values != self.ignore_class]
+        high = 1 if self.task != "multiclass" else self.num_classes - 1
+        bad = values[(values < 0) | (values > high)]
+        if bad.size:
+            kind = "labels" if arg == "y_true" else "predicted classes"
+            raise self._input_error(
+                f"{kind} must be in [0, {high}]; received "
+                f"{sorted(set(bad.ravel().tolist()))[:10]} in {arg} of shape "
+                f"{shape}."
+            )
+
     # State updates ----------------------------------------------------
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None):
@@ -408,37 +511,33 @@ class ConfusionCounts(keras.metrics.Metric):
             sample_weight: optional per-sample weights broadcastable to the
                 samples. Defaults to `None` (weight 1).
         """
-        if self.task == "multiclass" and isinstance(y_true, (np.ndarray, list)):
-            if self.sparse_y_true or (
-                self.sparse_y_true is None
-                and np.ndim(y_true) >= 1
-                and (np.shape(y_true)[-1] != self.num_classes or np.ndim(y_true) == 1)
-            ):
-                self._check_numpy_labels(y_true, (0, self.num_classes - 1))
-        elif isinstance(y_true, (np.ndarray, list)):
-            self._check_numpy_labels(y_true, (0, 1))
+        raw_true, raw_pred = y_true, y_pred
         y_true = ops.convert_to_tensor(y_true)
         y_pred = ops.convert_to_tensor(y_pred)
         if self.task == "binary":
-            self._update_binary(y_true, y_pred, sample_weight)
+            self._update_binary(raw_true, raw_pred, y_true, y_pred, sample_weight)
         elif self.task == "multilabel":
-            self._update_multilabel(y_true, y_pred, sample_weight)
+            self._update_multilabel(raw_true, raw_pred, y_true, y_pred, sample_weight)
         else:
-            self._update_multiclass(y_true, y_pred, sample_weight)
+            self._update_multiclass(raw_true, raw_pred, y_true, y_pred, sample_weight)
 
-    def _update_binary(self, y_true, y_pred, sample_weight):
+    def _update_binary(self, raw_true, raw_pred, y_true, y_pred, sample_weight):
         y_true, y_pred = self._binary_inputs(y_true, y_pred)
+        self._check_numpy(raw_true, raw_pred)
+        poison = _finite_poison(y_pred)
         weights = self._format_weights(sample_weight, y_pred)
         y_true, weights = self._labels_01(ops.reshape(y_true, (-1,)), weights)
         positive = self._positive(ops.reshape(y_pred, (-1,)))
         if self._uses_matrix:
             self._add_to_matrix(
-                ops.cast(y_true, "int32"), ops.cast(positive, "int32"), weights
+                ops.cast(y_true, "int32"), ops.cast(positive, "int32"), weights, poison
             )
         else:
-            self._add_stat_scores(y_true[:, None], positive[:, None], weights[:, None])
+            self._add_stat_scores(
+                y_true[:, None], positive[:, None], weights[:, None], poison
+            )
 
-    def _update_multilabel(self, y_true, y_pred, sample_weight):
+    def _update_multilabel(self, raw_true, raw_pred, y_true, y_pred, sample_weight):
         c = self.num_classes
         t_shape, p_shape = _shape(y_true), _shape(y_pred)
         if len(p_shape) < 2 or p_shape[-1] != c or not _compatible(t_shape, p_shape):
@@ -448,22 +547,29 @@ class ConfusionCounts(keras.metrics.Metric):
                 y_true,
                 y_pred,
             )
+        self._check_numpy(raw_true, raw_pred)
+        poison = _finite_poison(y_pred)
         weights = self._format_weights(sample_weight, y_pred[..., 0])
         weights = ops.reshape(weights[:, None] * ops.ones((1, c), self.dtype), (-1,))
         y_true, weights = self._labels_01(ops.reshape(y_true, (-1,)), weights)
         positive = self._positive(ops.reshape(y_pred, (-1, c)))
         self._add_stat_scores(
-            ops.reshape(y_true, (-1, c)), positive, ops.reshape(weights, (-1, c))
+            ops.reshape(y_true, (-1, c)),
+            positive,
+            ops.reshape(weights, (-1, c)),
+            poison,
         )
 
-    def _update_multiclass(self, y_true, y_pred, sample_weight):
+    def _update_multiclass(self, raw_true, raw_pred, y_true, y_pred, sample_weight):
         c = self.num_classes
-        true_idx, pred, sparse_pred, ones = self._multiclass_inputs(y_true, y_pred)
+        batch = self._multiclass_inputs(y_true, y_pred)
+        self._check_numpy(raw_true, raw_pred, batch.sparse_true, batch.sparse_pred)
+        pred = batch.pred
         weights = None
         if sample_weight is not None:
-            weights = self._format_weights(sample_weight, ones)
-        true_idx, weights = self._index_mask(true_idx, weights)
-        if sparse_pred:
+            weights = self._format_weights(sample_weight, batch.ones)
+        true_idx, weights = self._index_mask(batch.true_idx, weights)
+        if batch.sparse_pred:
             pred_in_range = ops.logical_and(pred >= 0, pred < c)
             weights = ops.where(pred_in_range, weights, math.nan)
             pred_idx = ops.clip(pred, 0, c - 1)
@@ -472,17 +578,17 @@ class ConfusionCounts(keras.metrics.Metric):
         else:
             pred_idx = None
         if self._uses_matrix:
-            self._add_to_matrix(true_idx, pred_idx, weights)
+            self._add_to_matrix(true_idx, pred_idx, weights, batch.poison)
+            return
+        truth = ops.one_hot(true_idx, c, dtype=self.dtype)
+        if pred_idx is not None:
+            predicted = ops.one_hot(pred_idx, c, dtype=self.dtype)
         else:
-            truth = ops.one_hot(true_idx, c, dtype=self.dtype)
-            if pred_idx is not None:
-                predicted = ops.one_hot(pred_idx, c, dtype=self.dtype)
-            else:
-                _, top = ops.top_k(ops.cast(pred, "float32"), self.top_k)
-                predicted = ops.sum(ops.one_hot(top, c, dtype=self.dtype), axis=1)
-            self._add_stat_scores(truth, predicted, weights[:, None])
+            _, top = ops.top_k(ops.cast(pred, "float32"), self.top_k)
+            predicted = ops.sum(ops.one_hot(top, c, dtype=self.dtype), axis=1)
+        self._add_stat_scores(truth, predicted, weights[:, None], batch.poison)
 
-    def _add_stat_scores(self, truth, predicted, weights):
+    def _add_stat_scores(self, truth, predicted, weights, poison):
         """Adds per-class tp, predicted, actual and total weight: (4, classes)."""
         weighted_truth = truth * weights
         weighted_pred = predicted * weights
@@ -490,27 +596,33 @@ class ConfusionCounts(keras.metrics.Metric):
         pred_sum = ops.sum(weighted_pred, axis=0)
         true_sum = ops.sum(weighted_truth, axis=0)
         total = ops.sum(weights, axis=0) * ops.ones_like(tp)
-        self.stat_scores.assign_add(ops.stack([tp, pred_sum, true_sum, total]))
+        counts = ops.stack([tp, pred_sum, true_sum, total])
+        self.stat_scores.assign_add(_poisoned(counts, poison))
 
-    def _add_to_matrix(self, true_idx, pred_idx, weights):
+    def _add_to_matrix(self, true_idx, pred_idx, weights, poison):
         c = self._classes
         truth = ops.one_hot(true_idx, c, dtype=self.dtype) * weights[:, None]
         predicted = ops.one_hot(pred_idx, c, dtype=self.dtype)
-        self.confusion.assign_add(ops.matmul(ops.transpose(truth), predicted))
+        counts = ops.matmul(ops.transpose(truth), predicted)
+        self.confusion.assign_add(_poisoned(counts, poison))
 
     # Reductions shared by subclasses ---------------------------------
 
-    def stat_scores_per_class(self):
-        """Per-class `(tp, fp, fn, tn, support)` tensors from the state."""
+    def counts(self):
+        """Per-class true positives, predicted positives and support."""
         if self._uses_matrix:
             matrix = ops.convert_to_tensor(self.confusion)
-            tp = ops.diagonal(matrix)
-            pred_sum = ops.sum(matrix, axis=0)
-            true_sum = ops.sum(matrix, axis=1)
-            total = ops.sum(matrix) * ops.ones_like(tp)
+            return ops.diagonal(matrix), ops.sum(matrix, 0), ops.sum(matrix, 1)
+        scores = ops.convert_to_tensor(self.stat_scores)
+        return scores[0], scores[1], scores[2]
+
+    def stat_scores_per_class(self):
+        """Per-class `(tp, fp, fn, tn, support)` tensors from the state."""
+        tp, pred_sum, true_sum = self.counts()
+        if self._uses_matrix:
+            total = ops.sum(true_sum) * ops.ones_like(tp)
         else:
-            scores = ops.convert_to_tensor(self.stat_scores)
-            tp, pred_sum, true_sum, total = scores[0], scores[1], scores[2], scores[3]
+            total = ops.convert_to_tensor(self.stat_scores)[3]
         fp = pred_sum - tp
         fn = true_sum - tp
         tn = total - tp - fp - fn
@@ -528,159 +640,38 @@ class ConfusionCounts(keras.metrics.Metric):
         return list(range(columns))
 
     def _propagate_nan(self, value, counts):
-        """`value`, or NaN when the counts are NaN (labels out of range)."""
+        """`value`, or NaN when the counts are NaN (invalid inputs)."""
         return value + 0.0 * ops.sum(counts)
 
+    def _warn_undefined(self, undefined, message: str):
+        """Warns once for this `result()` if `undefined` (a bool tensor) holds.
+
+        Only with `zero_division="warn"` and only where the value can be read:
+        inside a traced function there is no Python value to test.
+        """
+        if getattr(self, "zero_division", None) != "warn":
+            return
+        flag = concrete(ops.any(undefined))
+        if flag is not None and bool(flag):
+            warnings.warn(
+                f"{type(self).__name__} is ill-defined and being set to 0.0 "
+                f"{message}. Use `zero_division` to control this behavior.",
+                UndefinedMetricWarning,
+                stacklevel=3,
+            )
+
     def result(self):
-        raise NotImplementedError(
-            f"{type(self).__name__} is a base class; use a metric that reduces it."
-        )
+        """Per-class counts, a `(columns, 5)` tensor: tp, fp, tn, fn, support."""
+        tp, fp, fn, tn, support = self.stat_scores_per_class()
+        return ops.stack([tp, fp, tn, fn, support], axis=-1)
 
     def get_config(self) -> dict:
+        """Every constructor argument of the class, read from its attribute."""
         return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "task": self.task,
-            "num_classes": self.num_classes,
-            "threshold": self.threshold,
-            "top_k": self.top_k,
-            "from_logits": self.from_logits,
-            "sparse_y_true": self.sparse_y_true,
-            "sparse_y_pred": self.sparse_y_pred,
-            "ignore_class": self.ignore_class,
-            "class_names": self.class_names,
+            name: getattr(self, self._config_attributes.get(name, name))
+            for name in _parameters(type(self))
         }
 
 
-class AveragedScore(ConfusionCounts):
-    """A per-class ratio of confusion counts, averaged like scikit-learn.
-
-    Subclasses define `_ratio_terms(tp, fp, fn)` returning the numerator and
-    denominator of the per-class score; this class divides (with
-    `zero_division` for empty denominators) and averages.
-    """
-
-    def __init__(
-        self,
-        task: str = "multiclass",
-        num_classes: int | None = None,
-        average: str | None = "macro",
-        threshold: float = 0.5,
-        top_k: int | None = None,
-        class_id: int | None = None,
-        zero_division: str | float = "warn",
-        from_logits: bool = False,
-        sparse_y_true: bool | None = None,
-        sparse_y_pred: bool | None = None,
-        ignore_class: int | None = None,
-        class_names: list[str] | None = None,
-        name: str | None = None,
-        dtype: str | None = None,
-    ):
-        super().__init__(
-            task=task,
-            num_classes=num_classes,
-            threshold=threshold,
-            top_k=top_k,
-            from_logits=from_logits,
-            sparse_y_true=sparse_y_true,
-            sparse_y_pred=sparse_y_pred,
-            ignore_class=ignore_class,
-            class_names=class_names,
-            name=name,
-            dtype=dtype,
-        )
-        self.average = check_average(average)
-        self.zero_division = check_zero_division(zero_division)
-        if class_id is not None:
-            if task == "binary":
-                raise ValueError(
-                    "Argument `class_id` is not used with task='binary' (the "
-                    f"score is the positive class's). Received: class_id={class_id!r}"
-                )
-            if not isinstance(class_id, int) or not 0 <= class_id < num_classes:
-                raise ValueError(
-                    f"Argument `class_id` must be an integer in [0, {num_classes}). "
-                    f"Received: class_id={class_id!r}"
-                )
-        self.class_id = class_id
-        self._direction = "up"
-
-    def _ratio_terms(self, tp, pred_sum, true_sum):
-        raise NotImplementedError
-
-    def _counts(self):
-        """Per-class true positives, predicted positives and support."""
-        if self._uses_matrix:
-            matrix = ops.convert_to_tensor(self.confusion)
-            return ops.diagonal(matrix), ops.sum(matrix, 0), ops.sum(matrix, 1)
-        scores = ops.convert_to_tensor(self.stat_scores)
-        return scores[0], scores[1], scores[2]
-
-    def _divide(self, numerator, denominator):
-        defined = denominator > 0
-        ratio = numerator / ops.where(defined, denominator, 1.0)
-        fill = zero_division_value(self.zero_division)
-        if fill == 0.0:
-            return ratio  # the numerator is 0 wherever the denominator is
-        # NaN counts (labels out of range) must stay NaN.
-        return ops.where(defined | ops.isnan(denominator), ratio, fill)
-
-    def per_class(self):
-        """The score of every class (or of the positive class for binary)."""
-        return self._divide(*self._ratio_terms(*self._counts()))
-
-    def result(self):
-        tp, pred_sum, true_sum = self._counts()
-        if self.task == "binary":
-            return self._divide(*self._ratio_terms(tp, pred_sum, true_sum))[0]
-        if self.class_id is not None:
-            return self._divide(*self._ratio_terms(tp, pred_sum, true_sum))[
-                self.class_id
-            ]
-        included = self._included_classes()
-        if len(included) < self.num_classes:
-            index = ops.convert_to_tensor(included, "int32")
-            tp, pred_sum, true_sum = (
-                ops.take(v, index) for v in (tp, pred_sum, true_sum)
-            )
-        if self.average == "micro":
-            numerator, denominator = self._ratio_terms(
-                ops.sum(tp), ops.sum(pred_sum), ops.sum(true_sum)
-            )
-            return self._divide(numerator, denominator)
-        scores = self._divide(*self._ratio_terms(tp, pred_sum, true_sum))
-        if self.average is None:
-            return {
-                f"{self.name}_{self._class_label(i)}": scores[j]
-                for j, i in enumerate(included)
-            }
-        if self.zero_division != "nan":
-            mean = ops.mean(scores)
-            if self.average == "macro":
-                return mean
-            total = ops.sum(true_sum)
-            weighted = ops.sum(scores * true_sum) / ops.where(total > 0, total, 1.0)
-            return ops.where(total == 0, mean, weighted)
-        # zero_division="nan": undefined classes are left out of the averages.
-        present = ops.logical_not(ops.isnan(scores))
-        values = ops.where(present, scores, 0.0)
-        counts = ops.cast(present, self.dtype)
-        mean = ops.sum(values) / ops.sum(counts)  # NaN when no class is defined
-        if self.average == "macro":
-            return self._propagate_nan(mean, true_sum)
-        weights = true_sum * counts
-        total = ops.sum(weights)
-        weighted = ops.sum(values * weights) / ops.where(total > 0, total, 1.0)
-        return self._propagate_nan(ops.where(total > 0, weighted, mean), true_sum)
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(
-            {
-                "average": self.average,
-                "class_id": self.class_id,
-                "zero_division": self.zero_division,
-            }
-        )
-        return config
+def _poisoned(counts, poison):
+    return counts if poison is None else counts + ops.cast(poison, counts.dtype)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_epochkit.metrics.confusion_counts import ConfusionCounts
+from keras_epochkit._core.validation import check_choice
+from keras_epochkit._core.validation import invalid
+from keras_epochkit.metrics.confusion_counts import TASKS
+from keras_epochkit.metrics.confusion_counts import arguments_of
+from keras_epochkit.metrics.matrix_score import MatrixScore
 
 NORMALIZE = (None, "true", "pred", "all")
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
-class ConfusionMatrix(ConfusionCounts):
+class ConfusionMatrix(MatrixScore):
     """Accumulates the (weighted) confusion matrix.
 
     For `"binary"` and `"multiclass"` the result has shape
@@ -59,8 +63,8 @@ class ConfusionMatrix(ConfusionCounts):
                [0, 1, 1]])
     """
 
-    _needs_matrix = True
     _default_name = "confusion_matrix"
+    _tasks = TASKS
 
     def __init__(
         self,
@@ -76,28 +80,10 @@ class ConfusionMatrix(ConfusionCounts):
         name: str | None = None,
         dtype: str | None = None,
     ):
-        super().__init__(
-            task=task,
-            num_classes=num_classes,
-            threshold=threshold,
-            from_logits=from_logits,
-            sparse_y_true=sparse_y_true,
-            sparse_y_pred=sparse_y_pred,
-            ignore_class=ignore_class,
-            class_names=class_names,
-            name=name,
-            dtype=dtype,
-        )
-        if normalize not in NORMALIZE:
-            raise ValueError(
-                'Argument `normalize` must be None, "true", "pred" or "all". '
-                f"Received: normalize={normalize!r}"
-            )
+        super().__init__(**arguments_of(MatrixScore, locals()))
+        check_choice("normalize", normalize, NORMALIZE)
         if normalize is not None and task == "multilabel":
-            raise ValueError(
-                "Argument `normalize` is only supported for binary and multiclass "
-                f"tasks. Received: normalize={normalize!r}, task='multilabel'"
-            )
+            raise invalid("normalize", "None for task='multilabel'", normalize)
         self.normalize = normalize
 
     def result(self):
@@ -105,7 +91,7 @@ class ConfusionMatrix(ConfusionCounts):
             tp, fp, fn, tn, _ = self.stat_scores_per_class()
             blocks = ops.stack([ops.stack([tn, fp], -1), ops.stack([fn, tp], -1)], 1)
             return blocks
-        matrix = ops.convert_to_tensor(self.confusion)
+        matrix = self.matrix()
         if self.normalize == "true":
             totals = ops.sum(matrix, axis=1, keepdims=True)
         elif self.normalize == "pred":
@@ -116,9 +102,3 @@ class ConfusionMatrix(ConfusionCounts):
             return matrix
         safe = ops.where(totals > 0, totals, ops.ones_like(totals))
         return self._propagate_nan(ops.where(totals > 0, matrix / safe, 0.0), matrix)
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        del config["top_k"]
-        config["normalize"] = self.normalize
-        return config

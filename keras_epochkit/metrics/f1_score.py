@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from keras_epochkit.metrics.averaged_score import AveragedScore
+from keras_epochkit.metrics.confusion_counts import arguments_of
 from keras_epochkit.metrics.f_beta_score import FBetaScore
 
 
@@ -29,7 +31,8 @@ class F1Score(FBetaScore):
             classes of a sample. Defaults to `None` (arg-max).
         class_id: return only this class's score. Defaults to `None`.
         zero_division: the score of a class that is neither present nor
-            predicted: `"warn"` (0, without a warning), `0`, `1` or `"nan"`
+            predicted: `"warn"` (0, with an `UndefinedMetricWarning` in eager
+            execution), `0`, `1` or `"nan"`
             (left out of the averages). Defaults to `"warn"`.
         from_logits: whether `y_pred` holds logits. Defaults to `False`.
         sparse_y_true: force class indices (`True`) or one-hot (`False`)
@@ -70,25 +73,4 @@ class F1Score(FBetaScore):
         name: str | None = None,
         dtype: str | None = None,
     ):
-        super().__init__(
-            beta=1.0,
-            task=task,
-            num_classes=num_classes,
-            average=average,
-            threshold=threshold,
-            top_k=top_k,
-            class_id=class_id,
-            zero_division=zero_division,
-            from_logits=from_logits,
-            sparse_y_true=sparse_y_true,
-            sparse_y_pred=sparse_y_pred,
-            ignore_class=ignore_class,
-            class_names=class_names,
-            name=name,
-            dtype=dtype,
-        )
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        del config["beta"]
-        return config
+        super().__init__(beta=1.0, **arguments_of(AveragedScore, locals()))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import keras
 
-from keras_epochkit.metrics.confusion_counts import AveragedScore
+from keras_epochkit._core.validation import check_number
+from keras_epochkit.metrics.averaged_score import AveragedScore
+from keras_epochkit.metrics.confusion_counts import arguments_of
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
@@ -32,7 +34,8 @@ class FBetaScore(AveragedScore):
             classes of a sample. Defaults to `None` (arg-max).
         class_id: return only this class's score. Defaults to `None`.
         zero_division: the score of a class that is neither present nor
-            predicted: `"warn"` (0, without a warning), `0`, `1` or `"nan"`
+            predicted: `"warn"` (0, with an `UndefinedMetricWarning` in eager
+            execution), `0`, `1` or `"nan"`
             (left out of the averages). Defaults to `"warn"`.
         from_logits: whether `y_pred` holds logits. Defaults to `False`.
         sparse_y_true: force class indices (`True`) or one-hot (`False`)
@@ -55,6 +58,7 @@ class FBetaScore(AveragedScore):
     """
 
     _default_name = "fbeta_score"
+    undefined_in = "classes with no true nor predicted samples"
 
     def __init__(
         self,
@@ -74,33 +78,9 @@ class FBetaScore(AveragedScore):
         name: str | None = None,
         dtype: str | None = None,
     ):
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0:
-            raise ValueError(
-                f"Argument `beta` must be a positive number. Received: beta={beta!r}"
-            )
-        self.beta = float(beta)
-        super().__init__(
-            task=task,
-            num_classes=num_classes,
-            average=average,
-            threshold=threshold,
-            top_k=top_k,
-            class_id=class_id,
-            zero_division=zero_division,
-            from_logits=from_logits,
-            sparse_y_true=sparse_y_true,
-            sparse_y_pred=sparse_y_pred,
-            ignore_class=ignore_class,
-            class_names=class_names,
-            name=name,
-            dtype=dtype,
-        )
+        self.beta = check_number("beta", beta, 0.0, strict=True)
+        super().__init__(**arguments_of(AveragedScore, locals()))
 
-    def _ratio_terms(self, tp, pred_sum, true_sum):
+    def ratio_terms(self, tp, fp, fn, tn):
         b2 = self.beta**2
-        return (1.0 + b2) * tp, b2 * true_sum + pred_sum
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config["beta"] = self.beta
-        return config
+        return (1.0 + b2) * tp, (1.0 + b2) * tp + b2 * fn + fp

@@ -5,11 +5,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_epochkit.metrics.confusion_counts import ConfusionCounts
+from keras_epochkit.metrics.confusion_counts import arguments_of
+from keras_epochkit.metrics.matrix_score import MatrixScore
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
-class MatthewsCorrelation(ConfusionCounts):
+class MatthewsCorrelation(MatrixScore):
     """Computes the Matthews correlation coefficient (MCC).
 
     The multiclass generalisation (Gorodkin's R_K) of the correlation between
@@ -46,7 +47,7 @@ class MatthewsCorrelation(ConfusionCounts):
         0.5774
     """
 
-    _needs_matrix = True
+    _direction = "up"  # maximised by callbacks with mode="auto"
     _default_name = "matthews_correlation"
 
     def __init__(
@@ -62,27 +63,10 @@ class MatthewsCorrelation(ConfusionCounts):
         name: str | None = None,
         dtype: str | None = None,
     ):
-        if task == "multilabel":
-            raise ValueError(
-                f"{type(self).__name__} supports task='binary' or 'multiclass'. "
-                f"Received: task={task!r}"
-            )
-        super().__init__(
-            task=task,
-            num_classes=num_classes,
-            threshold=threshold,
-            from_logits=from_logits,
-            sparse_y_true=sparse_y_true,
-            sparse_y_pred=sparse_y_pred,
-            ignore_class=ignore_class,
-            class_names=class_names,
-            name=name,
-            dtype=dtype,
-        )
-        self._direction = "up"
+        super().__init__(**arguments_of(MatrixScore, locals()))
 
     def result(self):
-        matrix = ops.convert_to_tensor(self.confusion)
+        matrix = self.matrix()
         true_sum = ops.sum(matrix, axis=1)
         pred_sum = ops.sum(matrix, axis=0)
         total = ops.sum(true_sum)
@@ -97,8 +81,3 @@ class MatthewsCorrelation(ConfusionCounts):
         return self._propagate_nan(
             ops.where(defined, cov_true_pred / scale, 0.0), matrix
         )
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        del config["top_k"]
-        return config

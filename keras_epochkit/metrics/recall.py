@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from keras_epochkit.metrics.confusion_counts import AveragedScore
+from keras_epochkit.metrics.averaged_score import AveragedScore
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
@@ -32,7 +32,8 @@ class Recall(AveragedScore):
             classes of a sample. Defaults to `None` (arg-max).
         class_id: return only this class's score. Defaults to `None`.
         zero_division: the score of a class with no actual positives:
-            `"warn"` (0, without a warning), `0`, `1` or `"nan"` (NaN classes
+            `"warn"` (0, with an `UndefinedMetricWarning` in eager
+            execution), `0`, `1` or `"nan"` (NaN classes
             are left out of the averages). Defaults to `"warn"`.
         from_logits: whether `y_pred` holds logits. Defaults to `False`.
         sparse_y_true: force class indices (`True`) or one-hot (`False`)
@@ -55,6 +56,7 @@ class Recall(AveragedScore):
     """
 
     _default_name = "recall"
+    undefined_in = "classes with no true samples"
 
-    def _ratio_terms(self, tp, pred_sum, true_sum):
-        return tp, true_sum
+    def ratio_terms(self, tp, fp, fn, tn):
+        return tp, tp + fn
