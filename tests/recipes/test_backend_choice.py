@@ -6,6 +6,7 @@ a fresh interpreter whose home and environment are set by the test, and where
 "not installed" is simulated by hiding packages from the import system.
 """
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -105,28 +106,30 @@ def _choose(
 def test_flag_beats_environment_and_config(recipe, tmp_path):
     chosen = _choose(
         tmp_path,
-        flag="torch",
-        keras_backend="jax",
+        flag="jax",
+        keras_backend="torch",
         config_backend="tensorflow",
         recipe=recipe,
     )
-    assert chosen["backend"] == "torch"
+    assert chosen["backend"] == "jax"
     assert chosen["why"] == "--backend"
     # Set in the environment, and Keras not imported yet, so Keras will use it.
-    assert chosen["env"] == "torch"
+    assert chosen["env"] == "jax"
     assert chosen["keras"] is False
 
 
 def test_environment_beats_config(tmp_path):
-    chosen = _choose(tmp_path, keras_backend="torch", config_backend="jax")
-    assert (chosen["backend"], chosen["why"]) == ("torch", "KERAS_BACKEND")
+    chosen = _choose(tmp_path, keras_backend="jax", config_backend="torch")
+    assert (chosen["backend"], chosen["why"]) == ("jax", "KERAS_BACKEND")
 
 
 def test_config_file_in_home_is_used_when_its_backend_is_installed(tmp_path):
-    chosen = _choose(tmp_path, config_backend="torch")
-    assert chosen["backend"] == "torch"
-    assert chosen["why"].endswith(os.path.join(".keras", "keras.json"))
-    assert chosen["env"] == "torch"
+    # JAX, second in the fallback order, so only the config can choose it
+    # while TensorFlow is installed.
+    chosen = _choose(tmp_path, config_backend="jax")
+    assert chosen["backend"] == "jax"
+    assert chosen["why"] == str(tmp_path / "home" / ".keras" / "keras.json")
+    assert chosen["env"] == "jax"
 
 
 def test_config_file_under_keras_home_is_used(tmp_path):
@@ -143,10 +146,17 @@ def test_config_naming_a_missing_backend_falls_back_to_first_installed(tmp_path)
     assert chosen["why"] == "the first installed of tensorflow, jax and torch"
 
 
-def test_first_installed_in_order_tensorflow_jax_torch(tmp_path):
-    assert _choose(tmp_path)["backend"] == "tensorflow"
-    assert _choose(tmp_path, hidden=["tensorflow"])["backend"] == "jax"
-    assert _choose(tmp_path, hidden=["tensorflow", "jax"])["backend"] == "torch"
+@pytest.mark.parametrize(
+    "hidden", [[], ["tensorflow"], ["tensorflow", "jax"], ["jax"]], ids=str
+)
+def test_first_installed_in_order_tensorflow_jax_torch(hidden, tmp_path):
+    order = [b for b in ("tensorflow", "jax", "torch") if b not in hidden]
+    expected = next((b for b in order if importlib.util.find_spec(b)), None)
+    if expected is None:
+        pytest.skip("none of the remaining backends is installed")
+    chosen = _choose(tmp_path, hidden=hidden)
+    assert chosen["backend"] == expected
+    assert chosen["why"] == "the first installed of tensorflow, jax and torch"
 
 
 def _run_main(tmp_path, argv, hidden=(), keras_backend=None):
