@@ -26,11 +26,63 @@ import time
 START = time.perf_counter()
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "tpu", "multi-worker", "data-parallel")
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def choose_backend(flag: str | None = None) -> tuple[str, str]:
+    """Sets `KERAS_BACKEND` before Keras is imported; returns (backend, why).
+
+    The first of: `--backend`; `KERAS_BACKEND`; the backend in Keras's config
+    file (`$KERAS_HOME/keras.json`, else `~/.keras/keras.json`) if that backend
+    is installed; the first installed of tensorflow, jax and torch. With none
+    installed it exits with one line that names the extras to install.
+    """
+    import importlib.util
+
+    def installed(name):
+        return importlib.util.find_spec(name) is not None
+
+    if "keras" in sys.modules:  # imported already: its backend is fixed
+        name = sys.modules["keras"].backend.backend()
+        if flag and flag != name:
+            sys.exit(f"--backend {flag}: Keras was already imported with {name}")
+        return name, "Keras already imported"
+    name, why = flag, "--backend"
+    if not name and os.environ.get("KERAS_BACKEND"):
+        name, why = os.environ["KERAS_BACKEND"], "KERAS_BACKEND"
+    if not name:
+        home = os.environ.get("KERAS_HOME") or os.path.join(
+            os.path.expanduser("~")
+            if os.access(os.path.expanduser("~"), os.W_OK)
+            else "/tmp",
+            ".keras",
+        )
+        config = os.path.join(home, "keras.json")
+        try:
+            with open(config) as f:
+                configured = json.load(f).get("backend")
+        except (OSError, ValueError, AttributeError):
+            configured = None
+        if configured in BACKENDS and installed(configured):
+            name, why = configured, config
+    if not name:
+        name = next((b for b in BACKENDS if installed(b)), None)
+        why = "the first installed of tensorflow, jax and torch"
+    extras = (
+        'pip install "keras-epochkit[jax,recipes]" '
+        "(or [tensorflow,recipes], [torch,recipes])"
+    )
+    if name is None:
+        sys.exit(f"No Keras backend is installed. Install one: {extras}")
+    if name in BACKENDS and not installed(name):
+        sys.exit(f"The {name} backend (from {why}) is not installed. {extras}")
+    os.environ["KERAS_BACKEND"] = name
+    return name, why
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"))
+    parser.add_argument("--backend", choices=BACKENDS)
     parser.add_argument("--strategy", choices=STRATEGIES, default="auto")
     parser.add_argument(
         "--cpu-devices",
@@ -160,8 +212,9 @@ def stopped_by(callbacks) -> str:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if args.backend:
-        os.environ["KERAS_BACKEND"] = args.backend
+    backend, chosen_by = choose_backend(args.backend)
+    if args.verbose:
+        print(f"Keras backend: {backend} (from {chosen_by})")
     import keras
 
     import keras_epochkit as ek

@@ -4,13 +4,29 @@
 #      (TensorFlow, JAX and PyTorch pinned to torch==2.13.0, CPU build),
 #   2. ruff check and ruff format --check,
 #   3. mkdocs build --strict,
-#   4. the test suite, doctests included, once per Keras backend.
+#   4. the test suite, doctests included, once per Keras backend, on the
+#      newest Keras,
+#   5. the README on a new machine (scripts/fresh_install.sh): a second fresh
+#      environment with only ".[jax,recipes]", an empty HOME and no
+#      KERAS_BACKEND runs the quickstart line and the Python example, both
+#      read from README.md, then `epochkit --help` and `epochkit analyze`,
+#   6. the fast tests on JAX with the oldest Keras that pyproject.toml allows,
+#      in a third fresh environment.
 # It fails if any step fails or if a backend runs zero tests.
 #
-# Usage: bash scripts/check.sh [--fast] [--reuse] [--venv DIR]
-#                              [--backends "tensorflow jax torch"] [-- PYTEST_ARGS...]
+# Usage: bash scripts/check.sh [--fast] [--reuse] [--venv DIR] [--[no-]fresh]
+#                              [--backends "tensorflow jax torch"]
+#                              [--pins "REQ..."] [--extras LIST] [--no-lint]
+#                              [-- PYTEST_ARGS...]
 #   --fast      skip tests marked slow (the quick local loop)
 #   --reuse     keep an existing environment instead of making a fresh one
+#   --no-fresh  skip steps 5 and 6, which the options above and pytest
+#               arguments also skip (the quick loops)
+#   --fresh     run steps 5 and 6 all the same
+#   --pins      make the environment with these exact requirements, for
+#               example --pins "keras==3.12.0"; implies --no-fresh
+#   --extras    the extras to install (default "all")
+#   --no-lint   skip ruff and the docs build
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,14 +36,23 @@ venv="$root/.venv-check"
 backends="tensorflow jax torch"
 fast=0
 reuse=0
+fresh=auto
+lint=1
+pins=""
+extras="all"
 pytest_extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --fast) fast=1 ;;
-    --reuse) reuse=1 ;;
+    --fast) fast=1; [ "$fresh" = auto ] && fresh=0 ;;
+    --reuse) reuse=1; [ "$fresh" = auto ] && fresh=0 ;;
     --venv) venv="$2"; shift ;;
-    --backends) backends="$2"; shift ;;
-    --) shift; pytest_extra=("$@"); break ;;
+    --backends) backends="$2"; [ "$fresh" = auto ] && fresh=0; shift ;;
+    --no-fresh) fresh=0 ;;
+    --fresh) fresh=1 ;;
+    --pins) pins="$2"; fresh=0; shift ;;
+    --extras) extras="$2"; shift ;;
+    --no-lint) lint=0 ;;
+    --) shift; pytest_extra=("$@"); [ "$fresh" = auto ] && fresh=0; break ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -41,20 +66,45 @@ if [ "$reuse" = 0 ] || [ ! -x "$venv/bin/python" ]; then
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
-  # The exact pin keeps pip on the CPU wheel instead of several GB of CUDA packages.
-  "$venv/bin/python" -m pip install --quiet "torch==2.13.0"
-  "$venv/bin/python" -m pip install --quiet -e ".[all]"
+  if [ -n "$pins" ]; then
+    # The pins also constrain what the extras pull in (a constraint names no
+    # extras).
+    read -r -a pin_list <<<"$pins"
+    printf '%s\n' "${pin_list[@]}" | sed -E 's/\[[^]]*\]//' >"$venv/pins.txt"
+    "$venv/bin/python" -m pip install --quiet -c "$venv/pins.txt" \
+      "${pin_list[@]}" -e ".[$extras]"
+  else
+    # The exact pin keeps pip on the CPU wheel instead of several GB of CUDA
+    # packages.
+    "$venv/bin/python" -m pip install --quiet "torch==2.13.0"
+    "$venv/bin/python" -m pip install --quiet -e ".[$extras]"
+  fi
 fi
 py="$venv/bin/python"
 export PATH="$venv/bin:$PATH"
 export TF_CPP_MIN_LOG_LEVEL=2
 
-step "ruff"
-"$py" -m ruff check .
-"$py" -m ruff format --check .
+"$py" - <<'PY'
+import importlib.metadata as m
 
-step "docs"
-"$py" -m mkdocs build --strict --site-dir "$root/site"
+names = ("keras", "numpy", "tensorflow", "jax", "torch")
+versions = []
+for name in names:
+    try:
+        versions.append(f"{name} {m.version(name)}")
+    except m.PackageNotFoundError:
+        pass
+print("environment: " + ", ".join(versions))
+PY
+
+if [ "$lint" = 1 ]; then
+  step "ruff"
+  "$py" -m ruff check .
+  "$py" -m ruff format --check .
+
+  step "docs"
+  "$py" -m mkdocs build --strict --site-dir "$root/site"
+fi
 
 markers=()
 [ "$fast" = 1 ] && markers=(-m "not slow")
@@ -106,6 +156,48 @@ PY
     status=1
   fi
 done
+
+if [ "$fresh" != 0 ]; then
+  step "the README on a new machine"
+  t0=$(date +%s)
+  if bash "$root/scripts/fresh_install.sh"; then fresh_rc=0; else fresh_rc=1; fi
+  summary+="$(printf '%-11s %-35s %6ds' "new machine" \
+    "README steps $([ "$fresh_rc" = 0 ] && echo passed || echo FAILED)" \
+    "$(( $(date +%s) - t0 ))")"$'\n'
+  [ "$fresh_rc" = 0 ] || status=1
+
+  floor="$("$py" - <<'PY'
+import re
+
+text = open("pyproject.toml", encoding="utf-8").read()
+print(re.search(r'"keras>=([0-9.]+)"', text).group(1))
+PY
+  )"
+  step "fast tests on the Keras floor, keras==$floor with JAX"
+  t0=$(date +%s)
+  floor_log="$(mktemp)"
+  set +e
+  bash "$root/scripts/check.sh" --venv "$root/.venv-floor" --no-lint \
+    --pins "keras==$floor" --extras "jax,test,recipes" --backends jax --fast \
+    2>&1 | tee "$floor_log"
+  floor_rc=${PIPESTATUS[0]}
+  set -e
+  read -r passed failed skipped < <(sed -nE \
+    's/^total: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p' \
+    "$floor_log" | tail -n 1) || true
+  rm -f "$floor_log"
+  passed=${passed:-0}
+  failed=${failed:-0}
+  skipped=${skipped:-0}
+  total_passed=$(( total_passed + passed ))
+  total_failed=$(( total_failed + failed ))
+  total_skipped=$(( total_skipped + skipped ))
+  summary+="$(printf '%-11s %5d passed %4d failed %4d skipped %6ds  (jax, fast tests)' \
+    "keras $floor" "$passed" "$failed" "$skipped" "$(( $(date +%s) - t0 ))")"$'\n'
+  if [ "$floor_rc" != 0 ] || [ "$passed" -le 0 ]; then
+    status=1
+  fi
+fi
 
 step "summary ($(( $(date +%s) - start ))s)"
 printf '%s' "$summary"

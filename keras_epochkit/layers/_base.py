@@ -1,24 +1,28 @@
 """Shared machinery of the sequence augmentation layers.
 
-Every layer here subclasses Keras's `DataLayer`, the base of Keras's own image
-augmentation layers. Inside a model it runs on the model's backend; inside a
-`tf.data` pipeline it switches its ops to TensorFlow for the duration of the
-call, whatever the Keras backend is. That is why the layers compute with
-`self.backend` (the same functions `keras.ops` and `keras.random` dispatch
-to) and draw seeds from `self._get_seed_generator(...)`.
+Every layer here subclasses `PipelineLayer`, a `keras.layers.Layer` that also
+works inside a `tf.data` pipeline whatever the Keras backend is. Inside a
+model it computes with the model's backend through `keras.ops` and
+`keras.random`; inside `tf.data` under JAX or PyTorch it computes with
+Keras's TensorFlow ops for the duration of the call. That is why the layers
+compute with `self.backend` (a namespace with `numpy`, `random`, `cast`,
+`shape`, `convert_to_tensor`, `Variable` and `name`) and draw seeds from
+`self._get_seed_generator(self.backend.name)`.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import sys
+import types
 from typing import Any
 
 import keras
 import numpy as np
-from keras.src.layers.preprocessing.data_layer import DataLayer
 
 __all__ = [
-    "DataLayer",
+    "PipelineLayer",
     "SequenceAugmentation",
     "catmull_rom_weights",
     "check_int",
@@ -26,7 +30,143 @@ __all__ = [
 ]
 
 
-class SequenceAugmentation(DataLayer):
+class Untracked:
+    """A dict that Keras's attribute tracking does not look into.
+
+    Keras tracks the variables and seed generators stored in a layer's lists
+    and dicts; per-backend copies made for a data pipeline must stay out of
+    the layer's weights, so they live in here.
+    """
+
+    def __init__(self):
+        self.items: dict = {}
+
+
+class _Ops:
+    """The ops a layer computes with, named after their backend."""
+
+    def __init__(self, name: str, ops):
+        self.name = name
+        self._ops = ops
+
+    def __getattr__(self, attr):
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self._ops, attr)
+
+
+def model_ops() -> _Ops:
+    """Keras's own backend, through the public API."""
+    return _Ops(
+        keras.backend.backend(),
+        types.SimpleNamespace(
+            numpy=keras.ops.numpy,
+            random=keras.random,
+            cast=keras.ops.cast,
+            shape=keras.ops.shape,
+            convert_to_tensor=keras.ops.convert_to_tensor,
+            convert_to_numpy=keras.ops.convert_to_numpy,
+            Variable=keras.Variable,
+        ),
+    )
+
+
+_TF_OPS_NAMES = ("numpy", "random", "cast", "shape", "convert_to_tensor", "Variable")
+
+
+@functools.lru_cache(maxsize=1)
+def tensorflow_ops() -> _Ops:
+    """Keras's TensorFlow ops, for a `tf.data` pipeline under JAX or PyTorch.
+
+    Keras exports no public way to run its ops on TensorFlow while another
+    backend is active (its own image layers use an internal module for this),
+    so this one path reads that module, `keras.src.backend.tensorflow`, and
+    fails with a clear error if a Keras release moves it.
+    """
+    module_name = "keras.src.backend.tensorflow"
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        if isinstance(error, ModuleNotFoundError) and error.name == "tensorflow":
+            raise
+        module = None
+    missing = [n for n in _TF_OPS_NAMES if not hasattr(module, n)]
+    if missing:
+        raise RuntimeError(
+            "keras_epochkit's augmentation layers run inside tf.data on the "
+            f"{keras.backend.backend()} backend through {module_name}, which "
+            f"Keras {keras.__version__} does not provide (missing: "
+            f"{', '.join(missing)}). Apply the layer inside the model instead, "
+            "or use the TensorFlow backend."
+        )
+    return _Ops("tensorflow", module)
+
+
+def _in_tf_graph(inputs) -> bool:
+    """Whether `inputs` are symbolic TensorFlow tensors (tf.data, tf.function)."""
+    flat = keras.tree.flatten(inputs)
+    if not flat or not type(flat[0]).__module__.startswith("tensorflow"):
+        return False
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and not tf.executing_eagerly()
+
+
+class PipelineLayer(keras.layers.Layer):
+    """A layer that runs in the model and inside `tf.data` on every backend.
+
+    Subclasses compute with `self.backend` ops, and draw random numbers from
+    `self._get_seed_generator(self.backend.name)` after setting `self.seed`
+    and `self.generator` in `__init__`. Only a single input tensor (or a
+    structure of them) is supported.
+    """
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.backend = model_ops()
+        self._pipeline_seed_generators = Untracked()
+
+    def __call__(self, inputs, *args, **kwargs):
+        if keras.backend.backend() != "tensorflow" and _in_tf_graph(inputs):
+            return self._call_on_tensorflow(inputs, *args, **kwargs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _call_on_tensorflow(self, inputs, *args, **kwargs):
+        # A tf.data pipeline under JAX or PyTorch: the model backend's ops
+        # cannot take graph tensors, so the call runs on TensorFlow's ops and
+        # bypasses Layer.__call__, which would convert the inputs to the
+        # model backend's arrays.
+        ops = tensorflow_ops()
+        model = self.backend
+        self.backend = ops
+        try:
+            inputs = keras.tree.map_structure(
+                lambda x: ops.convert_to_tensor(x, dtype=self.compute_dtype), inputs
+            )
+            if not self.built:
+                first = keras.tree.flatten(inputs)[0]
+                self.build(tuple(first.shape))
+            return self.call(inputs, *args, **kwargs)
+        finally:
+            self.backend = model
+
+    def _get_seed_generator(self, backend: str | None = None):
+        """The layer's seed generator for the backend the call computes on."""
+        if not hasattr(self, "seed") or not hasattr(self, "generator"):
+            raise ValueError(
+                "Set `self.seed` and `self.generator` in `__init__` before "
+                "drawing random numbers."
+            )
+        if backend is None or backend == keras.backend.backend():
+            return self.generator
+        generators = self._pipeline_seed_generators.items
+        if backend not in generators:
+            generators[backend] = keras.random.SeedGenerator(
+                self.seed, backend=self.backend._ops
+            )
+        return generators[backend]
+
+
+class SequenceAugmentation(PipelineLayer):
     """Base class of the layers that augment `(batch, time, channels)` inputs.
 
     A subclass implements `get_random_transformation` (draws the per-sample
@@ -109,7 +249,7 @@ class SequenceAugmentation(DataLayer):
 
     def _seed(self, seed):
         if seed is None:
-            return self._get_seed_generator(self.backend._backend)
+            return self._get_seed_generator(self.backend.name)
         return seed
 
     def _sizes(self, inputs):

@@ -6,7 +6,7 @@ from typing import Any
 
 import keras
 
-from keras_epochkit.layers._base import DataLayer
+from keras_epochkit.layers._base import PipelineLayer
 
 
 def select_per_sample(backend, chosen, when_true, when_false):
@@ -25,7 +25,7 @@ def check_layer(name: str, layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
-class RandomApply(DataLayer):
+class RandomApply(PipelineLayer):
     """Applies `layer` to each sample independently with probability `rate`.
 
     For every sample a coin is drawn; the output holds the augmented sample
@@ -88,7 +88,7 @@ class RandomApply(DataLayer):
         if not training:
             return inputs
         ops = self.backend
-        seed = self._get_seed_generator(ops._backend)
+        seed = self._get_seed_generator(ops.name)
         coins = ops.random.uniform((ops.shape(inputs)[0],), seed=seed)
         augmented = ops.cast(self.layer(inputs, training=True), inputs.dtype)
         return select_per_sample(ops, coins < self.rate, augmented, inputs)

@@ -6,13 +6,13 @@ from typing import Any
 
 import keras
 
-from keras_epochkit.layers._base import DataLayer
+from keras_epochkit.layers._base import PipelineLayer
 from keras_epochkit.layers.random_apply import check_layer
 from keras_epochkit.layers.random_apply import select_per_sample
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
-class RandomChoice(DataLayer):
+class RandomChoice(PipelineLayer):
     """Applies to each sample one of `layers`, drawn with probabilities `weights`.
 
     Every layer runs on the whole batch (called with `training=True`) and each
@@ -83,7 +83,7 @@ class RandomChoice(DataLayer):
         if not training:
             return inputs
         ops = self.backend
-        seed = self._get_seed_generator(ops._backend)
+        seed = self._get_seed_generator(ops.name)
         total = sum(self.weights_)
         draws = ops.random.uniform((ops.shape(inputs)[0],), seed=seed) * total
         last = max(i for i, weight in enumerate(self.weights_) if weight > 0)

@@ -7,10 +7,10 @@ import math
 from typing import Any
 
 import keras
-from keras.src.utils import tracking
 
-from keras_epochkit.layers._base import DataLayer
+from keras_epochkit.layers._base import PipelineLayer
 from keras_epochkit.layers._base import SequenceAugmentation
+from keras_epochkit.layers._base import Untracked
 from keras_epochkit.layers.random_apply import check_layer
 from keras_epochkit.layers.random_apply import select_per_sample
 
@@ -19,7 +19,7 @@ _TARGETS = ("magnitude", "probability")
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
-class ScheduledAugmentation(DataLayer):
+class ScheduledAugmentation(PipelineLayer):
     """Wraps an augmentation whose strength follows a schedule over epochs.
 
     The strength lives in a non-trainable scalar variable (`self.strength`)
@@ -163,11 +163,9 @@ class ScheduledAugmentation(DataLayer):
             trainable=False,
             name="strength",
         )
-        self._init_mirrors()
-
-    @tracking.no_automatic_dependency_tracking
-    def _init_mirrors(self):
-        self._mirrors = {}
+        # Copies of the strength for data pipelines on another backend; kept
+        # out of the layer's weights.
+        self._mirrors = Untracked()
 
     def strength_at(self, epoch: int) -> float:
         """The scheduled strength at `epoch` (0-based), as a Python float."""
@@ -183,25 +181,25 @@ class ScheduledAugmentation(DataLayer):
         """Sets the strength the layer applies, in models and `tf.data` alike."""
         value = float(value)
         self.strength.assign(value)
-        for mirror in self._mirrors.values():
+        for mirror in self._mirrors.items.values():
             mirror.assign(value)
 
-    @tracking.no_automatic_dependency_tracking
     def _current_strength(self):
         backend_name = self.backend.name
         if backend_name == keras.backend.backend():
             return self.backend.cast(self.strength.value, "float32")
         # A data pipeline on another backend (tf.data under JAX or PyTorch)
         # cannot read this backend's variable; it reads a copy kept in step.
-        if backend_name not in self._mirrors:
+        mirrors = self._mirrors.items
+        if backend_name not in mirrors:
             value = float(keras.ops.convert_to_numpy(self.strength.value))
-            self._mirrors[backend_name] = self.backend.Variable(
+            mirrors[backend_name] = self.backend.Variable(
                 initializer=value,
                 dtype="float32",
                 trainable=False,
                 name="strength_copy",
             )
-        return self.backend.cast(self._mirrors[backend_name].value, "float32")
+        return self.backend.cast(mirrors[backend_name].value, "float32")
 
     def build(self, input_shape):
         if input_shape is not None and not self.layer.built:
@@ -217,7 +215,7 @@ class ScheduledAugmentation(DataLayer):
             return ops.cast(
                 self.layer(inputs, training=True, strength=strength), inputs.dtype
             )
-        seed = self._get_seed_generator(ops._backend)
+        seed = self._get_seed_generator(ops.name)
         coins = ops.random.uniform((ops.shape(inputs)[0],), seed=seed)
         augmented = ops.cast(self.layer(inputs, training=True), inputs.dtype)
         return select_per_sample(ops, coins < strength, augmented, inputs)
