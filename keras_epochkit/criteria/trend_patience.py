@@ -1,0 +1,302 @@
+"""Patience that reads the curves: shorter when overfitting, longer on a plateau."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+import keras
+
+from keras_epochkit._core.monitor import is_improvement
+from keras_epochkit._core.monitor import read
+from keras_epochkit._core.stop_reason import StopReason
+from keras_epochkit._core.validation import check_int
+from keras_epochkit._core.validation import check_number
+from keras_epochkit._core.validation import check_optional_number
+from keras_epochkit._core.validation import check_str
+from keras_epochkit.criteria.criterion import Criterion
+from keras_epochkit.criteria.decision import Decision
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+@keras.saving.register_keras_serializable(package="keras_epochkit")
+class TrendPatience(Criterion):
+    """A patience rule whose patience follows the training and validation trends.
+
+    Each epoch counts as in `Patience` (an epoch improves when the raw
+    monitor beats the best so far by more than `min_delta`, relative to the
+    best's magnitude), but the number of epochs it waits depends on what the
+    curves are doing over the last `window` epochs:
+
+    - **overfitting**: the training loss (`train_monitor`) is still falling
+      while the monitor has not improved over the window: the rule waits
+      only `overfit_patience` epochs;
+    - **plateau**: the best monitored value is less than `plateau_progress`
+      (a fraction) better than the first epoch's, and the training loss is
+      flat too: the rule waits `plateau_patience` epochs, since a long
+      plateau often ends in a breakthrough;
+    - otherwise it waits `patience` epochs.
+
+    A learning-rate drop in the logs (`lr_key` falls to `lr_drop` times the
+    rate at the last drop, or lower, as with `ReduceLROnPlateau`) restarts
+    the count once per best epoch: the rule gives the new rate a full wait
+    before judging it, but further drops that bring no improvement do not
+    extend the run again.
+    Epochs whose logs lack `train_monitor` or `lr_key` simply skip those
+    signals. The stop reason names the regime and the waits.
+
+    Args:
+        patience: epochs to wait without improvement in the normal regime.
+            Defaults to `10`.
+        overfit_patience: epochs to wait while the training loss falls and
+            the monitor does not. Defaults to `5`.
+        plateau_patience: epochs to wait on a plateau. Defaults to `30`.
+        plateau_progress: a run whose best monitored value is less than
+            this fraction better than the first epoch's is on a plateau.
+            Defaults to `0.05`.
+        window: epochs over which the trends are read. Defaults to `5`.
+        trend_threshold: the relative fall of the training loss over the
+            window above which it counts as falling. Defaults to `0.01`.
+        lr_drop: a learning rate at most this fraction of the rate at the
+            last restart restarts the count; `None` ignores the learning
+            rate. Defaults to `0.5`.
+        min_delta: the smallest relative change of the monitor that counts
+            as an improvement. Defaults to `0.0`.
+        monitor: the key of `logs` to watch. Defaults to `"val_loss"`.
+        mode: `"min"`, `"max"` or `"auto"`. Defaults to `"auto"`.
+        train_monitor: the training quantity whose trend is read; `None`
+            takes `monitor` without its `val_` prefix (`"loss"` for
+            `"val_loss"`). It is read in the same mode as `monitor`.
+            Defaults to `None`.
+        lr_key: the key of the learning rate in the logs. Defaults to
+            `"learning_rate"`.
+
+    State: `wait`, `best`, `first` (the first finite value), the learning
+    rate at the last restart, the regime and the last training values.
+
+    Examples:
+        >>> from keras_epochkit.criteria.trend_patience import TrendPatience
+        >>> rule = TrendPatience(patience=6, overfit_patience=2, window=2,
+        ...                      mode="min")
+        >>> val = [1.0, 0.8, 0.7, 0.75, 0.8, 0.9]
+        >>> logs = [{"loss": 1.0 - 0.1 * e, "val_loss": v}
+        ...         for e, v in enumerate(val)]
+        >>> [rule.update(e, row).stop for e, row in enumerate(logs)]
+        [False, False, False, False, True, True]
+        >>> rule.regime
+        'overfitting'
+    """
+
+    code = StopReason.PATIENCE
+    stage = 3
+
+    def __init__(
+        self,
+        patience: int = 10,
+        overfit_patience: int = 5,
+        plateau_patience: int = 30,
+        plateau_progress: float = 0.05,
+        window: int = 5,
+        trend_threshold: float = 0.01,
+        overfit_gap: float = 0.05,
+        lr_drop: float | None = 0.5,
+        min_delta: float = 0.0,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        train_monitor: str | None = None,
+        lr_key: str = "learning_rate",
+    ) -> None:
+        self.patience = check_int("patience", patience, minimum=1)
+        self.overfit_patience = check_int("overfit_patience", overfit_patience, 1)
+        self.plateau_patience = check_int("plateau_patience", plateau_patience, 1)
+        self.plateau_progress = check_number(
+            "plateau_progress", plateau_progress, 0.0, 1.0
+        )
+        self.window = check_int("window", window, minimum=2)
+        self.trend_threshold = check_number("trend_threshold", trend_threshold, 0.0)
+        self.overfit_gap = check_number("overfit_gap", overfit_gap, 0.0)
+        self.lr_drop = check_optional_number(
+            "lr_drop", lr_drop, minimum=0.0, maximum=1.0, strict=True
+        )
+        self.min_delta = check_number("min_delta", min_delta, 0.0)
+        check_str("monitor", monitor)
+        self.train_monitor = (
+            monitor.removeprefix("val_")
+            if train_monitor is None
+            else check_str("train_monitor", train_monitor)
+        )
+        self.lr_key = check_str("lr_key", lr_key)
+        super().__init__(monitor=monitor, mode=mode)
+
+    def reset(self) -> None:
+        self.wait = 0
+        self.best: float | None = None
+        self.best_epoch = -1
+        self.first: float | None = None
+        self.lr_reference: float | None = None
+        self.restarted_at = -1
+        self.regime = "normal"
+        self._train_first: float | None = None
+        self._train_best: float | None = None
+        self._train: deque = deque(maxlen=2 * getattr(self, "window", 5))
+        self._values: deque = deque(maxlen=2 * getattr(self, "window", 5))
+
+    # --- regimes ----------------------------------------------------------
+    def _gain(self, old: float, new: float) -> float:
+        """How much better `new` is than `old`, relative to `|old|`."""
+        change = (old - new) if self._mode == "min" else (new - old)
+        return change / max(abs(old), 1e-12)
+
+    def _regime(self) -> str:
+        w = self.window
+        train = list(self._train)
+        values = list(self._values)
+        if self.first is not None and self.best is not None:
+            little = self._gain(self.first, self.best) < self.plateau_progress
+            if little and (
+                self._train_best is None
+                or self._gain(self._train_first, self._train_best)
+                < self.plateau_progress
+            ):
+                return "plateau"
+        if len(train) >= 2 * w and len(values) >= 2 * w and self.best is not None:
+            train_gain = self._gain(_mean(train[-2 * w : -w]), _mean(train[-w:]))
+            value_gain = self._gain(_mean(values[-2 * w : -w]), _mean(values[-w:]))
+            behind = self._gain(self.best, _mean(values[-w:]))
+            if (
+                train_gain > self.trend_threshold
+                and value_gain < 0
+                and behind < -self.overfit_gap
+            ):
+                return "overfitting"
+        return "normal"
+
+    def _limit(self) -> int:
+        return {
+            "overfitting": self.overfit_patience,
+            "plateau": self.plateau_patience,
+            "normal": self.patience,
+        }[self.regime]
+
+    # --- protocol ---------------------------------------------------------
+    def _update(self, epoch: int, logs: dict, budget: int | None) -> Decision:
+        owner = type(self).__name__
+        value = read(logs, self.monitor, owner=owner)
+        if value is None:
+            return Decision()
+        train = logs.get(self.train_monitor) if logs else None
+        train = float(train) if train is not None else None
+        if train is not None and math.isfinite(train):
+            self._train.append(train)
+            if self._train_first is None:
+                self._train_first = train
+            if self._train_best is None or self._gain(self._train_best, train) > 0:
+                self._train_best = train
+        if math.isfinite(value):
+            self._values.append(value)
+        restarted = self._check_learning_rate(epoch, logs)
+        if math.isfinite(value) and self.first is None:
+            self.first = value
+        self.wait += 1
+        if is_improvement(value, self.best, self._mode, self.min_delta, "rel"):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            self.regime = self._regime()
+            return Decision(improved=True)
+        if restarted:
+            self.wait = 0
+        self.regime = self._regime()
+        limit = self._limit()
+        if self.wait >= limit and epoch > 0:
+            return self._stop(self._explain(limit))
+        return Decision()
+
+    def _check_learning_rate(self, epoch: int, logs: dict) -> bool:
+        if self.lr_drop is None or not logs or logs.get(self.lr_key) is None:
+            return False
+        rate = float(logs[self.lr_key])
+        if self.lr_reference is None or rate > self.lr_reference:
+            self.lr_reference = rate
+            return False
+        if rate <= self.lr_drop * self.lr_reference:
+            # One restart per best epoch: drops that bring no improvement
+            # within a full wait do not extend the run again.
+            fresh = self.restarted_at <= self.best_epoch
+            self.lr_reference = rate
+            if fresh:
+                self.restarted_at = epoch
+            return fresh
+        return False
+
+    def _explain(self, limit: int) -> str:
+        best = f"{self.best:.6g} at epoch {self.best_epoch + 1}"
+        since = (
+            f" (count restarted by the learning-rate drop at epoch "
+            f"{self.restarted_at + 1})"
+            if self.restarted_at > self.best_epoch
+            else ""
+        )
+        if self.regime == "overfitting":
+            why = (
+                f"{self.train_monitor} kept falling while {self.monitor} did not "
+                f"(overfitting): waited {limit} epochs"
+            )
+        elif self.regime == "plateau":
+            why = (
+                f"{self.monitor} and {self.train_monitor} are flat, less than "
+                f"{100 * self.plateau_progress:g}% better than at epoch 1 "
+                f"(plateau): waited {limit} epochs"
+            )
+        else:
+            why = f"{self.monitor} stopped improving: waited {limit} epochs"
+        return f"{why} without improvement{since}; best {best}"
+
+    # --- state ------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        return {
+            **super().get_state(),
+            "wait": self.wait,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "first": self.first,
+            "lr_reference": self.lr_reference,
+            "restarted_at": self.restarted_at,
+            "regime": self.regime,
+            "train_first": self._train_first,
+            "train_best": self._train_best,
+            "train": list(self._train),
+            "values": list(self._values),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        self.wait = int(state["wait"])
+        self.best = state["best"]
+        self.best_epoch = int(state["best_epoch"])
+        self.first = state["first"]
+        self.lr_reference = state["lr_reference"]
+        self.restarted_at = int(state["restarted_at"])
+        self.regime = str(state["regime"])
+        self._train_first = state["train_first"]
+        self._train_best = state["train_best"]
+        self._train = deque(state["train"], maxlen=2 * self.window)
+        self._values = deque(state["values"], maxlen=2 * self.window)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "patience": self.patience,
+            "overfit_patience": self.overfit_patience,
+            "plateau_patience": self.plateau_patience,
+            "plateau_progress": self.plateau_progress,
+            "window": self.window,
+            "trend_threshold": self.trend_threshold,
+            "overfit_gap": self.overfit_gap,
+            "lr_drop": self.lr_drop,
+            "min_delta": self.min_delta,
+            **super().get_config(),
+            "train_monitor": self.train_monitor,
+            "lr_key": self.lr_key,
+        }
