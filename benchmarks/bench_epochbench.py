@@ -584,8 +584,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-
-
 # --------------------------------------------------------------------------
 # EpochBench v2: families, leave-one-family-out tuning and the Pareto front.
 # --------------------------------------------------------------------------
@@ -595,11 +593,12 @@ V2_TABLE_PATIENCES = (2, 5, 10, 20, 30, 50)
 AGGRESSIVENESS = (0.5, 0.7, 1.0, 1.4, 2.0, 3.0)
 # The settings of recommended() searched by leave-one-family-out tuning.
 TREND_GRID = {
-    "patience": (6, 8, 10, 12, 15),
-    "overfit_patience": (2, 3, 5),
-    "plateau_patience": (20, 30, 45),
+    "patience": (8, 12),
+    "overfit_patience": (2, 4),
+    "plateau_patience": (20, 40),
     "plateau_progress": (0.05, 0.15),
-    "lr_drop": (None, 0.5),
+    "forecast_window": (10, 20),
+    "forecast_tolerance": (None, 0.03, 0.06, 0.1),
 }
 V1_RECOMMENDED = {
     "patience": 12,

@@ -42,6 +42,8 @@ _RECOMMENDED: dict[str, Any] = {
     "window": 5,
     "trend_threshold": 0.01,
     "lr_drop": 0.5,
+    "forecast_tolerance": None,
+    "forecast_window": 20,
     "aggressiveness": 1.0,
     "restore_best_weights": True,
     "start_from_epoch": 0,
@@ -348,6 +350,8 @@ class EarlyStopping(keras.callbacks.Callback):
             "aggressiveness", settings.pop("aggressiveness"), 0.0, strict=True
         )
 
+        tolerance = settings.pop("forecast_tolerance")
+
         def wait(name: str) -> int:
             return max(1, round(settings.pop(name) / aggressiveness))
 
@@ -360,6 +364,10 @@ class EarlyStopping(keras.callbacks.Callback):
                 window=settings.pop("window"),
                 trend_threshold=settings.pop("trend_threshold"),
                 lr_drop=settings.pop("lr_drop"),
+                forecast_tolerance=None
+                if tolerance is None
+                else tolerance * aggressiveness,
+                forecast_window=settings.pop("forecast_window"),
                 monitor=monitor,
                 mode=mode,
             )

@@ -64,6 +64,14 @@ class TrendPatience(Criterion):
         lr_drop: a learning rate at most this fraction of the rate at the
             last restart restarts the count; `None` ignores the learning
             rate. Defaults to `0.5`.
+        forecast_tolerance: stop when the relative gain of the best value
+            over the last `forecast_window` epochs, extrapolated linearly
+            over the epochs left in the budget, is below this fraction
+            (never on a plateau, nor within `forecast_window` epochs of a
+            learning-rate restart, nor without a known budget); `None`
+            turns the forecast off. Defaults to `None`.
+        forecast_window: epochs over which the rate of gain is measured.
+            Defaults to `20`.
         min_delta: the smallest relative change of the monitor that counts
             as an improvement. Defaults to `0.0`.
         monitor: the key of `logs` to watch. Defaults to `"val_loss"`.
@@ -104,6 +112,8 @@ class TrendPatience(Criterion):
         trend_threshold: float = 0.01,
         overfit_gap: float = 0.05,
         lr_drop: float | None = 0.5,
+        forecast_tolerance: float | None = None,
+        forecast_window: int = 20,
         min_delta: float = 0.0,
         monitor: str = "val_loss",
         mode: str = "auto",
@@ -122,6 +132,10 @@ class TrendPatience(Criterion):
         self.lr_drop = check_optional_number(
             "lr_drop", lr_drop, minimum=0.0, maximum=1.0, strict=True
         )
+        self.forecast_tolerance = check_optional_number(
+            "forecast_tolerance", forecast_tolerance, minimum=0.0
+        )
+        self.forecast_window = check_int("forecast_window", forecast_window, 2)
         self.min_delta = check_number("min_delta", min_delta, 0.0)
         check_str("monitor", monitor)
         self.train_monitor = (
@@ -144,6 +158,7 @@ class TrendPatience(Criterion):
         self._train_best: float | None = None
         self._train: deque = deque(maxlen=2 * getattr(self, "window", 5))
         self._values: deque = deque(maxlen=2 * getattr(self, "window", 5))
+        self._bests: deque = deque(maxlen=getattr(self, "forecast_window", 20) + 1)
 
     # --- regimes ----------------------------------------------------------
     def _gain(self, old: float, new: float) -> float:
@@ -202,17 +217,44 @@ class TrendPatience(Criterion):
         if math.isfinite(value) and self.first is None:
             self.first = value
         self.wait += 1
-        if is_improvement(value, self.best, self._mode, self.min_delta, "rel"):
+        improved = is_improvement(value, self.best, self._mode, self.min_delta, "rel")
+        if improved:
             self.best, self.best_epoch, self.wait = value, epoch, 0
-            self.regime = self._regime()
-            return Decision(improved=True)
-        if restarted:
+        elif restarted:
             self.wait = 0
         self.regime = self._regime()
-        limit = self._limit()
-        if self.wait >= limit and epoch > 0:
-            return self._stop(self._explain(limit))
-        return Decision()
+        if self.best is not None:
+            self._bests.append(self.best)
+        if not improved:
+            limit = self._limit()
+            if self.wait >= limit and epoch > 0:
+                return self._stop(self._explain(limit))
+        forecast = self._forecast(epoch, budget)
+        if forecast is not None:
+            return self._stop(forecast, improved=improved)
+        return Decision(improved=improved)
+
+    def _forecast(self, epoch: int, budget: int | None) -> str | None:
+        """A stop message when the recent rate of gain projects too little."""
+        w = self.forecast_window
+        if (
+            self.forecast_tolerance is None
+            or budget is None
+            or len(self._bests) <= w
+            or self.regime == "plateau"
+            or epoch - self.restarted_at <= w
+        ):
+            return None
+        remaining = int(budget) - (epoch + 1)
+        rate = self._gain(self._bests[0], self.best) / w
+        if remaining <= 0 or rate * remaining >= self.forecast_tolerance:
+            return None
+        return (
+            f"{self.monitor} improved {100 * rate * w:.3g}% over the last {w} "
+            f"epochs; at that rate the remaining {remaining} epochs would gain "
+            f"less than {100 * self.forecast_tolerance:g}% (forecast); best "
+            f"{self.best:.6g} at epoch {self.best_epoch + 1}"
+        )
 
     def _check_learning_rate(self, epoch: int, logs: dict) -> bool:
         if self.lr_drop is None or not logs or logs.get(self.lr_key) is None:
@@ -269,6 +311,7 @@ class TrendPatience(Criterion):
             "train_best": self._train_best,
             "train": list(self._train),
             "values": list(self._values),
+            "bests": list(self._bests),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -284,6 +327,7 @@ class TrendPatience(Criterion):
         self._train_best = state["train_best"]
         self._train = deque(state["train"], maxlen=2 * self.window)
         self._values = deque(state["values"], maxlen=2 * self.window)
+        self._bests = deque(state["bests"], maxlen=self.forecast_window + 1)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -295,6 +339,8 @@ class TrendPatience(Criterion):
             "trend_threshold": self.trend_threshold,
             "overfit_gap": self.overfit_gap,
             "lr_drop": self.lr_drop,
+            "forecast_tolerance": self.forecast_tolerance,
+            "forecast_window": self.forecast_window,
             "min_delta": self.min_delta,
             **super().get_config(),
             "train_monitor": self.train_monitor,
