@@ -557,9 +557,9 @@ AGGRESSIVENESS = (0.5, 0.7, 1.0, 1.4, 2.0, 3.0)
 TREND_GRID = {
     "patience": (8, 12),
     "overfit_patience": (2, 4),
-    "plateau_patience": (20, 40),
+    "plateau_patience": (20, 40, 60),
     "plateau_progress": (0.05, 0.15),
-    "forecast_window": (10, 20),
+    "window": (3, 5),
     "forecast_tolerance": (None, 0.03, 0.06, 0.1),
 }
 V1_RECOMMENDED = {

@@ -41,6 +41,7 @@ _RECOMMENDED: dict[str, Any] = {
     "plateau_progress": 0.05,
     "window": 5,
     "trend_threshold": 0.01,
+    "overfit_gap": 0.05,
     "lr_drop": 0.5,
     "forecast_tolerance": None,
     "forecast_window": 20,
@@ -363,6 +364,7 @@ class EarlyStopping(keras.callbacks.Callback):
                 plateau_progress=settings.pop("plateau_progress"),
                 window=settings.pop("window"),
                 trend_threshold=settings.pop("trend_threshold"),
+                overfit_gap=settings.pop("overfit_gap"),
                 lr_drop=settings.pop("lr_drop"),
                 forecast_tolerance=None
                 if tolerance is None

@@ -25,42 +25,54 @@ def _mean(values: list[float]) -> float:
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
 class TrendPatience(Criterion):
-    """A patience rule whose patience follows the training and validation trends.
+    """A patience rule whose wait follows the trends of the curves, with a forecast.
 
     Each epoch counts as in `Patience` (an epoch improves when the raw
     monitor beats the best so far by more than `min_delta`, relative to the
-    best's magnitude), but the number of epochs it waits depends on what the
-    curves are doing over the last `window` epochs:
+    best's magnitude), but how many epochs it waits depends on what the
+    curves do:
 
-    - **overfitting**: the training loss (`train_monitor`) is still falling
-      while the monitor has not improved over the window: the rule waits
-      only `overfit_patience` epochs;
-    - **plateau**: the best monitored value is less than `plateau_progress`
-      (a fraction) better than the first epoch's, and the training loss is
-      flat too: the rule waits `plateau_patience` epochs, since a long
-      plateau often ends in a breakthrough;
+    - **plateau**: the best monitored value is still less than
+      `plateau_progress` (a fraction) better than the first epoch's: the
+      rule waits `plateau_patience` epochs, since a long plateau may end in
+      a breakthrough. This holds whatever the training loss does: a model
+      that fits its training data before it generalizes (sparse parity
+      under SGD) looks like one that overfits until the breakthrough;
+    - **overfitting**: after some progress, the training loss
+      (`train_monitor`) fell over the last `window` epochs against the
+      `window` before, while the monitor rose over the same span and its
+      mean over the last `window` epochs is more than `overfit_gap` (a
+      fraction) worse than the best: the rule waits only
+      `overfit_patience` epochs;
     - otherwise it waits `patience` epochs.
 
     A learning-rate drop in the logs (`lr_key` falls to `lr_drop` times the
     rate at the last drop, or lower, as with `ReduceLROnPlateau`) restarts
     the count once per best epoch: the rule gives the new rate a full wait
     before judging it, but further drops that bring no improvement do not
-    extend the run again.
-    Epochs whose logs lack `train_monitor` or `lr_key` simply skip those
-    signals. The stop reason names the regime and the waits.
+    extend the run again. With `forecast_tolerance`, the rule also stops
+    when the best value's recent rate of gain, carried on linearly to the
+    end of the budget, would gain less than that fraction (a linear
+    extrapolation overstates the gain of a curve that flattens, so this
+    errs on the side of training on). Epochs whose logs lack
+    `train_monitor` or `lr_key` skip those signals. The stop reason names
+    the regime, the wait or the forecast.
 
     Args:
         patience: epochs to wait without improvement in the normal regime.
             Defaults to `10`.
-        overfit_patience: epochs to wait while the training loss falls and
-            the monitor does not. Defaults to `5`.
+        overfit_patience: epochs to wait when overfitting. Defaults to `5`.
         plateau_patience: epochs to wait on a plateau. Defaults to `30`.
         plateau_progress: a run whose best monitored value is less than
             this fraction better than the first epoch's is on a plateau.
             Defaults to `0.05`.
         window: epochs over which the trends are read. Defaults to `5`.
-        trend_threshold: the relative fall of the training loss over the
-            window above which it counts as falling. Defaults to `0.01`.
+        trend_threshold: the relative fall of the training loss's mean
+            from one window to the next above which it counts as falling.
+            Defaults to `0.01`.
+        overfit_gap: how much worse than the best (a fraction) the
+            monitor's recent mean must be to count as overfitting.
+            Defaults to `0.05`.
         lr_drop: a learning rate at most this fraction of the rate at the
             last restart restarts the count; `None` ignores the learning
             rate. Defaults to `0.5`.
@@ -83,8 +95,10 @@ class TrendPatience(Criterion):
         lr_key: the key of the learning rate in the logs. Defaults to
             `"learning_rate"`.
 
-    State: `wait`, `best`, `first` (the first finite value), the learning
-    rate at the last restart, the regime and the last training values.
+    State: `wait`, `best`, `best_epoch`, `first` (the first finite value),
+    the learning rate at the last drop, the epoch of the last restart, the
+    regime, and the last `2 * window` training and monitored values and
+    `forecast_window + 1` best values.
 
     Examples:
         >>> from keras_epochkit.criteria.trend_patience import TrendPatience
@@ -154,8 +168,6 @@ class TrendPatience(Criterion):
         self.lr_reference: float | None = None
         self.restarted_at = -1
         self.regime = "normal"
-        self._train_first: float | None = None
-        self._train_best: float | None = None
         self._train: deque = deque(maxlen=2 * getattr(self, "window", 5))
         self._values: deque = deque(maxlen=2 * getattr(self, "window", 5))
         self._bests: deque = deque(maxlen=getattr(self, "forecast_window", 20) + 1)
@@ -171,12 +183,7 @@ class TrendPatience(Criterion):
         train = list(self._train)
         values = list(self._values)
         if self.first is not None and self.best is not None:
-            little = self._gain(self.first, self.best) < self.plateau_progress
-            if little and (
-                self._train_best is None
-                or self._gain(self._train_first, self._train_best)
-                < self.plateau_progress
-            ):
+            if self._gain(self.first, self.best) < self.plateau_progress:
                 return "plateau"
         if len(train) >= 2 * w and len(values) >= 2 * w and self.best is not None:
             train_gain = self._gain(_mean(train[-2 * w : -w]), _mean(train[-w:]))
@@ -207,10 +214,6 @@ class TrendPatience(Criterion):
         train = float(train) if train is not None else None
         if train is not None and math.isfinite(train):
             self._train.append(train)
-            if self._train_first is None:
-                self._train_first = train
-            if self._train_best is None or self._gain(self._train_best, train) > 0:
-                self._train_best = train
         if math.isfinite(value):
             self._values.append(value)
         restarted = self._check_learning_rate(epoch, logs)
@@ -288,9 +291,8 @@ class TrendPatience(Criterion):
             )
         elif self.regime == "plateau":
             why = (
-                f"{self.monitor} and {self.train_monitor} are flat, less than "
-                f"{100 * self.plateau_progress:g}% better than at epoch 1 "
-                f"(plateau): waited {limit} epochs"
+                f"{self.monitor} is less than {100 * self.plateau_progress:g}% "
+                f"better than at epoch 1 (plateau): waited {limit} epochs"
             )
         else:
             why = f"{self.monitor} stopped improving: waited {limit} epochs"
@@ -307,8 +309,6 @@ class TrendPatience(Criterion):
             "lr_reference": self.lr_reference,
             "restarted_at": self.restarted_at,
             "regime": self.regime,
-            "train_first": self._train_first,
-            "train_best": self._train_best,
             "train": list(self._train),
             "values": list(self._values),
             "bests": list(self._bests),
@@ -323,8 +323,6 @@ class TrendPatience(Criterion):
         self.lr_reference = state["lr_reference"]
         self.restarted_at = int(state["restarted_at"])
         self.regime = str(state["regime"])
-        self._train_first = state["train_first"]
-        self._train_best = state["train_best"]
         self._train = deque(state["train"], maxlen=2 * self.window)
         self._values = deque(state["values"], maxlen=2 * self.window)
         self._bests = deque(state["bests"], maxlen=self.forecast_window + 1)
