@@ -35,15 +35,15 @@ from keras_epochkit.criteria.patience import is_improvement
 #   generalization_loss: alpha of a GeneralizationLoss rule, or None;
 #   extrapolation: keyword arguments of an Extrapolation rule, or None.
 _RECOMMENDED: dict[str, Any] = {
-    "patience": 10,
-    "overfit_patience": 3,
-    "plateau_patience": 30,
+    "patience": 12,
+    "overfit_patience": 2,
+    "plateau_patience": 20,
     "plateau_progress": 0.05,
     "window": 5,
     "trend_threshold": 0.01,
     "overfit_gap": 0.05,
     "lr_drop": 0.5,
-    "forecast_tolerance": None,
+    "forecast_tolerance": 0.06,
     "forecast_window": 20,
     "aggressiveness": 1.0,
     "restore_best_weights": True,
@@ -336,9 +336,9 @@ class EarlyStopping(keras.callbacks.Callback):
             >>> from keras_epochkit.callbacks import EarlyStopping
             >>> stop = EarlyStopping.recommended()
             >>> stop.restore_best_weights, stop.criteria[0].patience
-            (True, 10)
+            (True, 12)
             >>> EarlyStopping.recommended(aggressiveness=2).criteria[0].patience
-            5
+            6
         """
         from keras_epochkit.criteria.trend_patience import TrendPatience
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from typing import Any
 
@@ -187,8 +188,10 @@ class TrendPatience(Criterion):
                 return "plateau"
         if len(train) >= 2 * w and len(values) >= 2 * w and self.best is not None:
             train_gain = self._gain(_mean(train[-2 * w : -w]), _mean(train[-w:]))
-            value_gain = self._gain(_mean(values[-2 * w : -w]), _mean(values[-w:]))
-            behind = self._gain(self.best, _mean(values[-w:]))
+            # Medians: one spike of the monitor is neither a rise nor a gap.
+            recent = statistics.median(values[-w:])
+            value_gain = self._gain(statistics.median(values[-2 * w : -w]), recent)
+            behind = self._gain(self.best, recent)
             if (
                 train_gain > self.trend_threshold
                 and value_gain < 0
