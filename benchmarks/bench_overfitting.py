@@ -31,8 +31,14 @@ the epoch of that minimum. Figures per detector over one recording:
 
 Usage:
 
-    python benchmarks/bench_overfitting.py            # recordings a and b
+    python benchmarks/bench_overfitting.py            # recordings a, b and v2
     python benchmarks/bench_overfitting.py --recordings a
+
+On EpochBench v2 (`benchmarks/data/v2/`, one file per family) the same
+figures come per family with one family left out at a time: the
+`OverfittingMonitor` variant with the best detection rate minus false-alarm
+rate on the other families is scored on the held-out one (its defaults were
+chosen on recording a, so on v2 they are held out too).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ if __package__ in (None, ""):
 
 from benchmarks.curves import curves_path
 from benchmarks.curves import load_curves
+from benchmarks.curves import load_v2
 from keras_epochkit.callbacks import OverfittingMonitor
 
 OVERFIT_RATIO = 1.10
@@ -227,10 +234,106 @@ def table(recording: str) -> tuple[str, dict]:
     return heading + "\n\n" + markdown, results
 
 
+MONITOR_VARIANTS = {
+    "defaults": {},
+    "patience=2": {"patience": 2},
+    "patience=5": {"patience": 5},
+    "significance=0.01": {"significance": 0.01},
+    "window=6": {"window": 6},
+    "min_gl=2": {"min_gl": 2.0},
+}
+
+
+def _figures(truths, alarms, mask) -> dict:
+    over = [(t, a) for t, a, m in zip(truths, alarms, mask) if m and t[0]]
+    other = [a for t, a, m in zip(truths, alarms, mask) if m and not t[0]]
+    detected = [(t, a) for t, a in over if a is not None]
+    errors = [abs(a[0] - t[1]) for t, a in detected]
+    return {
+        "n_over": len(over),
+        "n_other": len(other),
+        "detected": len(detected),
+        "false": sum(a is not None for a in other),
+        "errors": errors,
+    }
+
+
+def _utility(f: dict) -> float:
+    detection = f["detected"] / f["n_over"] if f["n_over"] else 0.0
+    false = f["false"] / f["n_other"] if f["n_other"] else 0.0
+    return detection - false
+
+
+def v2_table(curves: list[dict]) -> str:
+    """Per held-out family: the monitor tuned without it, its defaults and peers."""
+    from benchmarks.tables import markdown_table
+
+    truths = [truth(c) for c in curves]
+    family = np.array([c["family"] for c in curves])
+    alarms = {
+        name: [monitor_alarm(c, **kwargs) for c in curves]
+        for name, kwargs in MONITOR_VARIANTS.items()
+    }
+    peers = {
+        "GL > 5": [gl_alarm(c) for c in curves],
+        "no new best in 10": [patience_alarm(c) for c in curves],
+    }
+    held_alarms = [None] * len(curves)
+    chosen = {}
+    for fam in sorted(set(family)):
+        train = family != fam
+        best = max(
+            MONITOR_VARIANTS, key=lambda n: _utility(_figures(truths, alarms[n], train))
+        )
+        chosen[fam] = best
+        for i in np.flatnonzero(~train):
+            held_alarms[i] = alarms[best][i]
+    columns = {
+        "`OverfittingMonitor`, variant tuned without the family": held_alarms,
+        "`OverfittingMonitor()` defaults": alarms["defaults"],
+        "peer: GL > 5": peers["GL > 5"],
+        "peer: no new best in 10": peers["no new best in 10"],
+    }
+
+    def cell(f: dict) -> str:
+        det = f"{f['detected']}/{f['n_over']}" if f["n_over"] else "-"
+        err = f"{np.mean(f['errors']):.1f}" if f["errors"] else "-"
+        return f"{det} det, {f['false']}/{f['n_other']} false, err {err}"
+
+    rows = []
+    for fam in [*sorted(set(family)), "all"]:
+        mask = np.ones(len(curves), bool) if fam == "all" else family == fam
+        label = "**all families**" if fam == "all" else f"`{fam}`"
+        variant = "" if fam == "all" else chosen[fam]
+        rows.append(
+            [label, variant]
+            + [cell(_figures(truths, a, mask)) for a in columns.values()]
+        )
+    totals = {
+        name: _figures(truths, a, np.ones(len(curves), bool))
+        for name, a in columns.items()
+    }
+    lines = [
+        f"**EpochBench v2, one family held out at a time**: {len(curves)} curves "
+        f"in {len(set(family))} families, "
+        f"{totals['peer: GL > 5']['n_over']} of them overfit. Each cell: "
+        "overfitting curves detected, other curves with a false alarm, mean "
+        "onset error in epochs over the detected curves. The variant column "
+        "names the `OverfittingMonitor` setting chosen without that family "
+        "(best detection rate minus false-alarm rate among "
+        + ", ".join(f"`{n}`" for n in MONITOR_VARIANTS)
+        + ").",
+        "",
+        markdown_table(["Held-out family", "Variant", *columns], rows),
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recordings", nargs="+", default=["a", "b"])
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--no-v2", action="store_true", help="skip EpochBench v2")
     args = parser.parse_args(argv)
     recordings = [r for r in args.recordings if curves_path(r).exists()]
     missing = sorted(set(args.recordings) - set(recordings))
@@ -260,6 +363,11 @@ def main(argv: list[str] | None = None) -> int:
         parts += ["", markdown]
     if missing:
         parts += ["", f"Recording(s) {', '.join(missing)} not available in this run."]
+    v2 = [] if args.no_v2 else load_v2()
+    if v2:
+        markdown = v2_table(v2)
+        print(markdown + "\n")
+        parts += ["", markdown]
     if not args.no_write:
         from benchmarks.tables import write_section
 

@@ -27,6 +27,7 @@ import json
 import pathlib
 
 DATA_DIR = pathlib.Path(__file__).resolve().parent / "data"
+V2_DIR = DATA_DIR / "v2"
 RECORDINGS = ("a", "b")
 
 
@@ -46,3 +47,11 @@ def load_curves(recording: str | pathlib.Path) -> list[dict]:
         path = curves_path(str(recording))
     with gzip.open(path, "rt") as f:
         return json.load(f)
+
+
+def load_v2(directory: str | pathlib.Path = V2_DIR) -> list[dict]:
+    """Every EpochBench v2 curve, family by family (files sorted by name)."""
+    curves = []
+    for path in sorted(pathlib.Path(directory).glob("*.json.gz")):
+        curves.extend(load_curves(path))
+    return curves

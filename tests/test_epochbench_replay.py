@@ -58,3 +58,78 @@ def test_clairvoyant_floor_is_the_first_prefix_whose_best_epoch_is_a_hit():
     assert bench_epochbench.is_hit(curve, 7)
     assert not bench_epochbench.is_hit(curve, 6)
     assert bench_epochbench.clairvoyant_epochs(curve) == 8
+
+
+def staircase_curve() -> dict:
+    # A plateau, a learning-rate drop at epoch 8, then a late improvement.
+    val = [1.0, 0.7, 0.6, 0.62, 0.61, 0.63, 0.62, 0.64, 0.62, 0.61, 0.63, 0.55]
+    val += [0.56 + 0.01 * t for t in range(20)]
+    rows = []
+    for t, v in enumerate(val):
+        rate = 1e-3 if t < 8 else 3e-4
+        rows.append({"loss": 1.0 - 0.01 * t, "val_loss": v, "learning_rate": rate})
+    accuracy = [0.5 + 0.4 * (1.0 - v) for v in val]
+    return {
+        "id": "staircase",
+        "family": "hand-made",
+        "task": "classification",
+        "budget": len(val),
+        "train_size": 64,
+        "batch_size": 32,
+        "logs": rows,
+        "test": [{"loss": v, "accuracy": a} for v, a in zip(val, accuracy)],
+    }
+
+
+def test_fast_replay_matches_the_keras_callback_replay_for_recommended():
+    import keras_epochkit as ek
+
+    curve = staircase_curve()
+    for aggressiveness in bench_epochbench.AGGRESSIVENESS:
+        fast = bench_epochbench.fast_replay(
+            curve, bench_epochbench.trend_rules({}, aggressiveness)
+        )
+        keras_run = bench_epochbench.replay(
+            curve, ek.callbacks.EarlyStopping.recommended(aggressiveness=aggressiveness)
+        )
+        assert fast == (keras_run["epochs_run"], keras_run["chosen"])
+    for patience in (1, 3, 10):
+        fast = bench_epochbench.fast_keras(curve, patience)
+        keras_run = bench_epochbench.replay(curve, keras_early_stopping(patience))
+        assert fast == (keras_run["epochs_run"], keras_run["chosen"])
+
+
+def test_the_learning_rate_drop_keeps_recommended_running_to_the_late_best():
+    curve = staircase_curve()
+    # Without the drop the count started at epoch 2 would end before epoch 11.
+    runs, chosen = bench_epochbench.fast_replay(
+        curve, bench_epochbench.trend_rules({"patience": 8, "lr_drop": 0.5})
+    )
+    assert chosen == 11
+    runs_off, chosen_off = bench_epochbench.fast_replay(
+        curve, bench_epochbench.trend_rules({"patience": 8, "lr_drop": None})
+    )
+    assert chosen_off == 2 and runs_off < runs
+
+
+def test_choose_takes_the_cheapest_rule_reaching_the_bar_and_dominating_finds_keras():
+    curve = hand_made_curve()
+    curves = [dict(curve, family="f")]
+    outcomes = bench_epochbench.Outcomes(curves)
+    for p in bench_epochbench.PARETO_PATIENCES:
+        outcomes.add(f"keras p={p}", [bench_epochbench.fast_keras(curves[0], p)])
+    outcomes.add("slow", [(10, 9)])  # runs to the end, keeps the best epoch: hit
+    outcomes.add("cheap-miss", [(5, 2)])
+    assert outcomes.figures("slow") == (1.0, 1.0)
+    assert (
+        bench_epochbench.choose(outcomes, ["slow", "cheap-miss"], None, 1.0) == "slow"
+    )
+    assert (
+        bench_epochbench.choose(outcomes, ["slow", "cheap-miss"], None, 0.0)
+        == "cheap-miss"
+    )
+    # Keras patience 4 or more also runs the whole curve and hits: none is
+    # strictly better than "slow", so "slow" is not dominated; "cheap-miss"
+    # (half the budget, no hit) is dominated by patience 1 (3 epochs, no hit).
+    assert bench_epochbench.dominating(outcomes, 1.0, 1.0) == []
+    assert 1 in bench_epochbench.dominating(outcomes, 0.5, 0.0)

@@ -31,6 +31,7 @@ from keras_epochkit.criteria.patience import Patience
 from keras_epochkit.criteria.progress_quotient import ProgressQuotient
 from keras_epochkit.criteria.replay import replay
 from keras_epochkit.criteria.target import Target
+from keras_epochkit.criteria.trend_patience import TrendPatience
 from keras_epochkit.criteria.up_strips import UpStrips
 from keras_epochkit.criteria.warmup import Warmup
 
@@ -48,6 +49,7 @@ __all__ = [
     "ProgressQuotient",
     "StopReason",
     "Target",
+    "TrendPatience",
     "UpStrips",
     "Warmup",
     "all_of",

@@ -1,0 +1,193 @@
+"""TrendPatience: waits that follow the training trend, plateaus and learning-rate drops."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from keras_epochkit.callbacks import EarlyStopping
+from keras_epochkit.criteria import TrendPatience
+from keras_epochkit.criteria import replay
+
+
+def reason_text(decision) -> str:
+    # The explanation of a stop (`message` once reasons are an enum).
+    return getattr(decision, "message", None) or decision.reason
+
+
+def first_stop(rule, rows):
+    for epoch, row in enumerate(rows):
+        if rule.update(epoch, dict(row)).stop:
+            return epoch
+    return None
+
+
+def overfitting_rows(train_falls: bool):
+    # val_loss bottoms out at epoch 10 (0.5) and then climbs steadily.
+    val = [1.0 - 0.05 * t for t in range(11)] + [0.5 + 0.03 * t for t in range(1, 30)]
+    train = [1.0 - (0.02 * t if train_falls else 0.0) for t in range(len(val))]
+    return [{"loss": tr, "val_loss": v} for tr, v in zip(train, val)]
+
+
+def test_training_loss_falling_while_validation_rises_stops_after_overfit_patience():
+    rule = TrendPatience(patience=12, overfit_patience=3, window=3, mode="min")
+    stop = first_stop(rule, overfitting_rows(train_falls=True))
+    # Best at epoch 10; the overfitting wait (3) ends the run long before 12.
+    assert stop is not None and 10 + 3 <= stop < 10 + 12
+    assert rule.regime == "overfitting"
+    decision = replay(
+        TrendPatience(patience=12, overfit_patience=3, window=3, mode="min"),
+        overfitting_rows(train_falls=True),
+    )[1]
+    assert "overfitting" in reason_text(decision)
+
+
+def test_the_same_validation_curve_without_a_falling_training_loss_waits_patience():
+    # Training loss flat at 1.0 and progress since epoch 0 is large: normal wait.
+    rule = TrendPatience(patience=12, overfit_patience=3, window=3, mode="min")
+    assert first_stop(rule, overfitting_rows(train_falls=False)) == 10 + 12
+    assert rule.regime == "normal"
+
+
+def plateau_rows(breakthrough_at: int):
+    rows = []
+    for t in range(60):
+        flat = 0.693 + 0.002 * ((-1) ** t)
+        value = flat if t < breakthrough_at else 0.3
+        rows.append({"loss": value + 0.01, "val_loss": value})
+    return rows
+
+
+def test_a_flat_run_with_little_progress_waits_plateau_patience_and_catches_the_breakthrough():
+    rows = plateau_rows(breakthrough_at=25)
+    plain = TrendPatience(patience=8, plateau_patience=8, mode="min")
+    assert first_stop(plain, rows) is not None and first_stop(plain, rows) < 25
+    rule = TrendPatience(patience=8, plateau_patience=30, mode="min")
+    stop = first_stop(rule, rows)
+    # It waits through the plateau, sees the breakthrough at 25, and then
+    # (large progress: normal regime) waits only `patience`.
+    assert stop == 25 + 8
+    assert rule.best == pytest.approx(0.3) and rule.regime == "normal"
+
+
+def test_a_plateau_stop_names_the_regime_in_its_reason():
+    rule = TrendPatience(patience=3, plateau_patience=6, mode="min")
+    stop = first_stop(rule, plateau_rows(breakthrough_at=100))
+    assert stop is not None
+    assert rule.regime == "plateau"
+    decision = replay(
+        TrendPatience(patience=3, plateau_patience=6, mode="min"),
+        plateau_rows(breakthrough_at=100),
+    )[1]
+    text = reason_text(decision)
+    assert "plateau" in text and "waited 6 epochs" in text
+
+
+def lr_rows(drops):
+    # Best at epoch 2, then flat; the learning rate halves at each epoch in `drops`.
+    rows, rate = [], 0.1
+    for t in range(40):
+        if t in drops:
+            rate *= 0.3
+        value = [1.0, 0.6, 0.5][t] if t < 3 else 0.55
+        rows.append({"loss": 0.4, "val_loss": value, "learning_rate": rate})
+    return rows
+
+
+def test_a_learning_rate_drop_restarts_the_count_once_per_best_epoch():
+    base = first_stop(TrendPatience(patience=5, mode="min"), lr_rows(drops=()))
+    assert base == 2 + 5
+    one = first_stop(TrendPatience(patience=5, mode="min"), lr_rows(drops=(5,)))
+    assert one == 5 + 5
+    # A second drop without improvement in between does not extend the run.
+    two = first_stop(TrendPatience(patience=5, mode="min"), lr_rows(drops=(5, 8)))
+    assert two == 5 + 5
+    ignored = first_stop(
+        TrendPatience(patience=5, lr_drop=None, mode="min"), lr_rows(drops=(5,))
+    )
+    assert ignored == base
+
+
+def test_epochs_without_validation_are_skipped_and_leave_the_state_alone():
+    rule = TrendPatience(patience=2, mode="min")
+    rule.update(0, {"loss": 1.0, "val_loss": 1.0})
+    before = rule.get_state()
+    assert not rule.update(1, {"loss": 0.9}).stop
+    assert rule.get_state() == before
+
+
+def test_state_round_trips_mid_run_and_the_config_serializes():
+    rows = overfitting_rows(train_falls=True)
+    rule = TrendPatience(patience=12, overfit_patience=3, window=3, mode="min")
+    for epoch, row in enumerate(rows[:12]):
+        rule.update(epoch, row)
+    state = json.loads(json.dumps(rule.get_state()))
+    clone = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(rule)
+    )
+    assert clone.get_config() == rule.get_config()
+    clone.set_state(state)
+    rest = [
+        (rule.update(e, r).stop, clone.update(e, r).stop)
+        for e, r in enumerate(rows[12:], start=12)
+    ]
+    assert all(a == b for a, b in rest) and any(a for a, _ in rest)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"patience": 0}, {"window": 1}, {"plateau_progress": 2.0}, {"lr_drop": 1.0}],
+)
+def test_bad_arguments_raise_naming_the_argument(kwargs):
+    name = next(iter(kwargs))
+    with pytest.raises(ValueError, match=f"`{name}` must be"):
+        TrendPatience(**kwargs)
+
+
+def test_recommended_builds_trend_patience_and_aggressiveness_divides_the_waits():
+    stop = EarlyStopping.recommended()
+    rule = stop.criteria[0]
+    assert isinstance(rule, TrendPatience) and stop.restore_best_weights
+    fast = EarlyStopping.recommended(aggressiveness=2.0).criteria[0]
+    assert fast.patience == max(1, round(rule.patience / 2))
+    assert fast.plateau_patience == max(1, round(rule.plateau_patience / 2))
+    with pytest.raises(ValueError, match="`aggressiveness` must be"):
+        EarlyStopping.recommended(aggressiveness=0)
+
+
+def test_recommended_on_a_real_fit_replays_to_the_same_stop_from_the_logs():
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy"
+    )
+    stop = EarlyStopping.recommended()
+    lr = keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=3)
+    history = model.fit(
+        x[:300],
+        y[:300],
+        validation_data=(x[1000:1100], y[1000:1100]),
+        epochs=80,
+        batch_size=64,
+        verbose=0,
+        callbacks=[lr, stop],
+    )
+    logs = [
+        {k: float(v[e]) for k, v in history.history.items()}
+        for e in range(len(history.history["loss"]))
+    ]
+    assert "learning_rate" in logs[0]
+    assert len(logs) < 80, "a 300-sample digits model overfits well before 80 epochs"
+    epoch, decision = replay(stop.criteria[0], logs, budget=80)
+    assert epoch == len(logs) - 1 and decision.stop
+    assert stop.stopped_epoch == epoch and stop.stop_reason
+    assert np.isfinite(stop.best_value)
