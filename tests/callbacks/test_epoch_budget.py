@@ -265,8 +265,13 @@ def test_a_model_trained_with_it_loads_in_a_fresh_process_with_its_optimizer(
     values = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
     np.savez(tmp_path / "expected.npz", **{f"v{i}": v for i, v in enumerate(values)})
     proc = subprocess.run(
-        [sys.executable, "-c", _FRESH_LOAD, str(tmp_path / "model.keras")]
-        + [str(tmp_path / "expected.npz")],
+        [
+            sys.executable,
+            "-c",
+            _FRESH_LOAD,
+            str(tmp_path / "model.keras"),
+            str(tmp_path / "expected.npz"),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -191,11 +191,18 @@ def test_a_failed_fit_leaves_the_optimizer_as_a_finished_one_and_the_next_fit_bi
     model = probe_model(schedule)
     with pytest.raises(RuntimeError, match="failed mid-fit"):
         model.fit(
-            x, y, batch_size=8, epochs=4, verbose=0, callbacks=[EpochBudget(), _FailAt(1)]
+            x,
+            y,
+            batch_size=8,
+            epochs=4,
+            verbose=0,
+            callbacks=[EpochBudget(), _FailAt(1)],
         )
     variables = [v.path for v in model.optimizer.variables]
     recorder = AppliedRateRecorder(schedule, steps_per_epoch=4)
-    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[EpochBudget(), recorder])
+    model.fit(
+        x, y, batch_size=8, epochs=3, verbose=0, callbacks=[EpochBudget(), recorder]
+    )
     assert [v.path for v in model.optimizer.variables] == variables
     # The second fit's horizon (4 done + 3 epochs of 4 steps) reached the
     # compiled step: the rate decays to zero at its last step.
