@@ -215,6 +215,9 @@ class BackupAndRestore(keras.callbacks.Callback):
                 "model on a batch or give it an Input first."
             )
         _keyed(self.callbacks)  # a state_key assigned since __init__ may clash
+        # Before the first step, so that on JAX the compiled step is traced
+        # once with the schedule's state among the optimizer's variables.
+        _budget_schedule(model)
         self._check_writable()
         self.restored_epoch = None
         self._pending_callback_states = None
