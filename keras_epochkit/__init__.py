@@ -19,7 +19,7 @@ True
 import importlib
 import sys
 
-__version__ = "0.1.0"
+from keras_epochkit._version import __version__
 
 _PLAIN = ("analysis", "criteria")
 _WITH_KERAS = ("callbacks", "distribute", "layers", "metrics", "schedules")

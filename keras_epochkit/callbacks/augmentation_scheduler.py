@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-
+from keras_epochkit.callbacks._stateful import StatefulCallback
 from keras_epochkit.layers.scheduled_augmentation import ScheduledAugmentation
 
 
-class AugmentationScheduler(keras.callbacks.Callback):
+class AugmentationScheduler(StatefulCallback):
     """Sets the strength of every `ScheduledAugmentation` at each epoch start.
 
     At `on_epoch_begin(epoch)` it assigns `layer.strength_at(epoch)` to each
@@ -20,12 +19,16 @@ class AugmentationScheduler(keras.callbacks.Callback):
     end it adds `"<layer name>_strength"` to the logs, so `History` and
     `CSVLogger` record it.
 
+    State (`get_state`/`set_state`): the last epoch begun and the strength set
+    per layer; its `state_key` is `"AugmentationScheduler"`.
+
     Args:
         layers: extra `ScheduledAugmentation` layers to drive, for example
             the ones mapped over a `tf.data` dataset. Defaults to `None`.
         verbose: `1` prints each strength change. Defaults to `0`.
 
     Examples:
+        >>> import keras
         >>> import numpy as np
         >>> import keras_epochkit as ek
         >>> scheduled = ek.layers.ScheduledAugmentation(
@@ -56,9 +59,7 @@ class AugmentationScheduler(keras.callbacks.Callback):
             raise ValueError(f"`verbose` must be 0 or 1. Received: verbose={verbose!r}")
         self.extra_layers = layers
         self.verbose = verbose
-        self.epoch: int | None = None
-        self.strengths: dict[str, float] = {}
-        self._restored = False
+        self.reset_state()
 
     def _scheduled_layers(self) -> list[ScheduledAugmentation]:
         found = list(self.extra_layers)
@@ -73,14 +74,15 @@ class AugmentationScheduler(keras.callbacks.Callback):
             if layer.name in strengths:
                 layer.set_strength(strengths[layer.name])
 
+    def reset_state(self) -> None:
+        """Forgets the epoch and the strengths set."""
+        self.epoch: int | None = None
+        self.strengths: dict[str, float] = {}
+
     def on_train_begin(self, logs=None):
-        layers = self._scheduled_layers()
-        if self._restored:
-            self._restored = False
-            self._apply(layers, self.strengths)
-        else:
-            self.epoch = None
-            self.strengths = {}
+        super().on_train_begin(logs)
+        # A restored state is put back on the layers; a reset one is empty.
+        self._apply(self._scheduled_layers(), self.strengths)
 
     def on_epoch_begin(self, epoch, logs=None):
         for layer in self._scheduled_layers():
@@ -96,19 +98,14 @@ class AugmentationScheduler(keras.callbacks.Callback):
             for name, value in self.strengths.items():
                 logs[f"{name}_strength"] = value
 
-    def get_state(self) -> dict[str, Any]:
-        """Returns the last epoch begun and the strength set per layer name.
-
-        The state is `{"epoch": int or None, "strengths": {name: float}}`.
-        """
+    def _get_state(self) -> dict[str, Any]:
+        """`{"epoch": int or None, "strengths": {layer name: float}}`."""
         return {"epoch": self.epoch, "strengths": dict(self.strengths)}
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Restores a `get_state()` result; the next train begin re-applies it."""
+    def _set_state(self, state: dict[str, Any]) -> None:
         epoch = state.get("epoch")
         self.epoch = None if epoch is None else int(epoch)
         self.strengths = {
             str(k): float(v) for k, v in state.get("strengths", {}).items()
         }
-        self._restored = True
         self._apply(self._scheduled_layers(), self.strengths)

@@ -9,19 +9,23 @@ import pathlib
 import shutil
 import tempfile
 import uuid
+import warnings
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 
-import keras_epochkit
 from keras_epochkit import _atomic
+from keras_epochkit._core.validation import check_bool
+from keras_epochkit._core.validation import invalid
+from keras_epochkit._version import __version__
 from keras_epochkit.callbacks._budget import inner_optimizer
 from keras_epochkit.schedules.budget_schedule import BudgetSchedule
 
 # Bump when the layout of a backup changes; see `BackupAndRestore` for what a
-# reader does with a backup written in another format.
-BACKUP_FORMAT = 1
+# reader does with a backup written in another format. Format 2: callback
+# states keyed by `state_key`, the budget schedule's state in `state.json`.
+BACKUP_FORMAT = 2
 
 _LATEST = "LATEST"
 _WEIGHTS = "model.weights.h5"
@@ -77,6 +81,21 @@ class BackupAndRestore(keras.callbacks.Callback):
     `set_state` runs at the first `on_epoch_begin` of the resumed `fit`, after
     the callback's own `on_train_begin`.
 
+    **Keys, not positions.** Each state is kept under the callback's stable
+    key: its `state_key` (keras-epochkit's callbacks have one: the class name,
+    plus `[monitor]` for a callback with a `monitor`, or a name you assign),
+    else its class name plus `[monitor]` when it has a `monitor` attribute.
+    Reordering `callbacks` between the interrupted run and the resumed one
+    therefore restores the same states. Two callbacks with the same key raise
+    `ValueError`: assign `state_key` to tell them apart. A callback added
+    since the backup, or one the backup has and `callbacks` no longer does,
+    is named in a warning and the others are restored; with `strict=True` the
+    resume is refused with a `ValueError` instead.
+
+    The optimizer's budget schedule (`keras_epochkit.schedules`), when it has
+    one, is kept too: its state is saved with the backup and put back with
+    the weights.
+
     **Versions.** A backup records its format number (`BACKUP_FORMAT`) and
     the keras-epochkit version that wrote it. A backup in the same format is
     read whatever the version; one in another format is refused with a
@@ -87,16 +106,22 @@ class BackupAndRestore(keras.callbacks.Callback):
     batches, and (as in Keras) training resumes at the start of the epoch in
     which it was written, with the weights of that point.
 
+    The positional arguments are Keras's, in Keras's order; the ones Keras
+    does not have are keyword-only.
+
     Args:
         backup_dir: directory for the backup; used by this callback alone.
-        callbacks: the callbacks whose state to keep, each with `get_state`
-            and `set_state`. Defaults to `None` (none).
         save_freq: `"epoch"` or a positive integer number of batches.
             Defaults to `"epoch"`.
         double_checkpoint: keep the previous backup too, and fall back to it
             when the latest cannot be read. Defaults to `False`.
         delete_checkpoint: delete the backup when `fit` ends normally.
             Defaults to `True`.
+        callbacks: keyword-only; the callbacks whose state to keep, each with
+            `get_state` and `set_state`. Defaults to `None` (none).
+        strict: keyword-only; refuse to resume when the backup's callback
+            keys differ from those of `callbacks`, instead of warning and
+            restoring the ones both have. Defaults to `False`.
 
     Examples:
         >>> import tempfile
@@ -123,14 +148,16 @@ class BackupAndRestore(keras.callbacks.Callback):
     def __init__(
         self,
         backup_dir: str | os.PathLike,
-        callbacks: Sequence[keras.callbacks.Callback] | None = None,
         save_freq: str | int = "epoch",
         double_checkpoint: bool = False,
         delete_checkpoint: bool = True,
+        *,
+        callbacks: Sequence[keras.callbacks.Callback] | None = None,
+        strict: bool = False,
     ):
         super().__init__()
         if not backup_dir:
-            raise ValueError("`backup_dir` must be a non-empty path.")
+            raise invalid("backup_dir", "a non-empty path", backup_dir)
         self.backup_dir = pathlib.Path(backup_dir)
         if self.backup_dir.exists() and not self.backup_dir.is_dir():
             raise ValueError(
@@ -142,10 +169,13 @@ class BackupAndRestore(keras.callbacks.Callback):
             and not isinstance(save_freq, bool)
             and save_freq > 0
         ):
-            raise ValueError(
-                "`save_freq` must be 'epoch' or a positive integer number of "
-                f"batches. Received: save_freq={save_freq!r}"
+            raise invalid(
+                "save_freq",
+                "'epoch' or a positive integer number of batches",
+                save_freq,
             )
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise invalid("callbacks", "a list of callbacks or None", callbacks)
         self.callbacks = list(callbacks or [])
         for callback in self.callbacks:
             missing = [
@@ -160,6 +190,8 @@ class BackupAndRestore(keras.callbacks.Callback):
                     f"{' and '.join(missing)}. See the BackupAndRestore "
                     "docstring for the protocol."
                 )
+        _keyed(self.callbacks)  # two callbacks under one key fail here
+        self.strict = check_bool("strict", strict)
         self.save_freq = save_freq
         # Saving by epoch leaves the batch hook empty, so Keras may keep
         # dispatching batch ends asynchronously (no device sync per batch).
@@ -182,6 +214,10 @@ class BackupAndRestore(keras.callbacks.Callback):
                 "BackupAndRestore needs a built model before fit(): call the "
                 "model on a batch or give it an Input first."
             )
+        _keyed(self.callbacks)  # a state_key assigned since __init__ may clash
+        # Before the first step, so that on JAX the compiled step is traced
+        # once with the schedule's state among the optimizer's variables.
+        _budget_schedule(model)
         self._check_writable()
         self.restored_epoch = None
         self._pending_callback_states = None
@@ -243,10 +279,11 @@ class BackupAndRestore(keras.callbacks.Callback):
 
     def _save(self, *, epoch: int, batch: int) -> None:
         model = self.model
+        schedule = _budget_schedule(model)
         arrays: dict[str, np.ndarray] = {}
         state = {
             "format": BACKUP_FORMAT,
-            "epochkit_version": keras_epochkit.__version__,
+            "epochkit_version": __version__,
             "backend": keras.backend.backend(),
             "epoch": int(epoch),
             "batch": int(batch),
@@ -256,16 +293,16 @@ class BackupAndRestore(keras.callbacks.Callback):
                 arrays,
                 "seed",
             ),
+            "schedule": None if schedule is None else schedule.get_state(),
             "callbacks": {
                 key: _encode(callback.get_state(), arrays, key)
-                for key, callback in self._keyed_callbacks().items()
+                for key, callback in _keyed(self.callbacks).items()
             },
         }
         staging = self.backup_dir / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
         staging.mkdir(parents=True)
         try:
-            with _schedule_attached(model):
-                model.save_weights(staging / _WEIGHTS)
+            model.save_weights(staging / _WEIGHTS)
             with open(staging / _ARRAYS, "wb") as f:
                 np.savez(f, **arrays)
             with open(staging / _STATE, "w") as f:
@@ -357,7 +394,7 @@ class BackupAndRestore(keras.callbacks.Callback):
             raise _IncompatibleBackup(
                 f"The backup in {str(self.backup_dir)!r} was written by "
                 f"keras-epochkit {state.get('epochkit_version')} in backup format "
-                f"{state.get('format')}; keras-epochkit {keras_epochkit.__version__} "
+                f"{state.get('format')}; keras-epochkit {__version__} "
                 f"reads format {BACKUP_FORMAT}. Finish the run with the version "
                 "that wrote it, or delete the directory to start over."
             )
@@ -368,13 +405,7 @@ class BackupAndRestore(keras.callbacks.Callback):
                 f"model (its weights: {_describe(state['model'])}; this model's: "
                 f"{_describe(signature)}). Use another `backup_dir` for this model."
             )
-        keys = list(self._keyed_callbacks())
-        if sorted(state["callbacks"]) != sorted(keys):
-            raise _IncompatibleBackup(
-                f"The backup in {str(self.backup_dir)!r} holds the state of the "
-                f"callbacks {sorted(state['callbacks'])}, but this BackupAndRestore "
-                f"was given {sorted(keys)}. Pass the same callbacks to resume."
-            )
+        self._check_keys(sorted(state["callbacks"]))
         with np.load(directory / _ARRAYS) as npz:
             arrays = {name: npz[name] for name in npz.files}
         state["seed_generators"] = _decode(state["seed_generators"], arrays)
@@ -386,13 +417,40 @@ class BackupAndRestore(keras.callbacks.Callback):
             raise OSError(f"{state['weights_path']} is missing")
         return state
 
+    def _check_keys(self, saved: list[str]) -> None:
+        keys = list(_keyed(self.callbacks))
+        added = [key for key in keys if key not in saved]
+        removed = [key for key in saved if key not in keys]
+        if not (added or removed):
+            return
+        parts = []
+        if added:
+            parts.append(f"no state for {added} (added since the backup)")
+        if removed:
+            parts.append(f"a state for {removed}, which `callbacks` no longer has")
+        message = (
+            f"The backup in {str(self.backup_dir)!r} has " + " and ".join(parts) + "."
+        )
+        if self.strict:
+            raise _IncompatibleBackup(
+                f"{message} Pass the same callbacks to resume, or strict=False "
+                "to restore the others."
+            )
+        warnings.warn(
+            f"{message} Restoring the other callbacks' states; the added ones "
+            "start afresh.",
+            stacklevel=3,
+        )
+
     def _restore(self, state: dict) -> None:
         model = self.model
         optimizer = getattr(model, "optimizer", None)
         if optimizer is not None and not optimizer.built:
             optimizer.build(model.trainable_variables)
-        with _schedule_attached(model):
-            model.load_weights(state["weights_path"])
+        schedule = _budget_schedule(model)
+        model.load_weights(state["weights_path"])
+        if schedule is not None and state.get("schedule") is not None:
+            schedule.set_state(state["schedule"])
         generators = _seed_generators(model)
         for generator, value in zip(generators, state["seed_generators"]):
             generator.state.assign(value)
@@ -402,50 +460,61 @@ class BackupAndRestore(keras.callbacks.Callback):
         self._pending_callback_states = state["callbacks"]
 
     def _restore_callbacks(self, states: dict) -> None:
-        for key, callback in self._keyed_callbacks().items():
-            callback.set_state(states[key])
-
-    def _keyed_callbacks(self) -> dict:
-        return {
-            f"{index}:{type(callback).__name__}": callback
-            for index, callback in enumerate(self.callbacks)
-        }
+        for key, callback in _keyed(self.callbacks).items():
+            if key in states:
+                callback.set_state(states[key])
 
 
 class _IncompatibleBackup(ValueError):
     """A backup that must not be resumed from (another model or format)."""
 
 
-@contextlib.contextmanager
-def _schedule_attached(model):
-    """Holds the model's budget schedule attached, as the last optimizer variable.
+def _budget_schedule(model) -> BudgetSchedule | None:
+    """The optimizer's budget schedule, attached so that weight files line up.
 
-    A budget schedule keeps its state in an optimizer variable only while a
-    callback has it attached (`EpochBudget` and `TimeBudget` attach it when
-    `fit` starts and detach it when `fit` ends), and where that variable sits
-    among the optimizer's variables depends on whether the optimizer was
-    built first, which differs between backends. Weight files match by
-    position, so around every save and load the schedule is attached and its
-    variable moved last; the optimizer is put back as it was afterwards.
+    On JAX an attached schedule keeps its state in an optimizer variable, and
+    weight files match optimizer variables by position, so the writer and
+    the reader of a backup must agree on whether it is there: attaching
+    (idempotent, and a no-op on the other backends) makes them agree.
     """
     optimizer = inner_optimizer(model)
     schedule = getattr(optimizer, "_learning_rate", None)
     if not isinstance(schedule, BudgetSchedule):
-        yield
-        return
-    attached_here = not schedule.attached
-    if attached_here:
-        schedule.attach(optimizer)
-    # Index moves only: these lists compare variables by value, not identity.
-    variables = optimizer._variables
-    position = next(i for i, v in enumerate(variables) if v is schedule._variable)
-    variables.append(variables.pop(position))
-    try:
-        yield
-    finally:
-        variables.insert(position, variables.pop())
-        if attached_here:
-            schedule.detach()
+        return None
+    schedule.attach(optimizer)
+    return schedule
+
+
+def state_key(callback) -> str:
+    """The stable key a callback's state is kept under.
+
+    Its `state_key` when it has one (keras-epochkit's callbacks), else its
+    class name, plus `[monitor]` when it has a `monitor` attribute.
+    """
+    key = getattr(callback, "state_key", None)
+    if isinstance(key, str) and key:
+        return key
+    monitor = getattr(callback, "monitor", None)
+    if isinstance(monitor, (list, tuple)):
+        monitor = ",".join(str(m) for m in monitor)
+    if isinstance(monitor, str) and monitor:
+        return f"{type(callback).__name__}[{monitor}]"
+    return type(callback).__name__
+
+
+def _keyed(callbacks) -> dict:
+    keyed: dict = {}
+    for callback in callbacks:
+        key = state_key(callback)
+        if key in keyed:
+            raise ValueError(
+                f"Two callbacks in `callbacks` keep their state under the key "
+                f"{key!r} ({type(keyed[key]).__name__} and "
+                f"{type(callback).__name__}); assign a distinct `state_key` to "
+                "each, e.g. callback.state_key = 'EarlyStopping[slow]'."
+            )
+        keyed[key] = callback
+    return keyed
 
 
 def _fsync_file(path: pathlib.Path) -> None:

@@ -11,10 +11,11 @@ import keras
 import numpy as np
 
 from keras_epochkit import _atomic
+from keras_epochkit.callbacks._stateful import StatefulCallback
 from keras_epochkit.metrics.confusion_matrix import ConfusionMatrix
 
 
-class ClassificationReport(keras.callbacks.Callback):
+class ClassificationReport(StatefulCallback):
     """Prints a scikit-learn-style classification report and saves it as JSON.
 
     Every `every_n_epochs` epochs, and once more at the end of training, the
@@ -140,17 +141,20 @@ class ClassificationReport(keras.callbacks.Callback):
         """The most recent report (scikit-learn's `output_dict` layout)."""
         return self.reports[-1]["report"] if self.reports else None
 
-    def get_state(self) -> dict:
-        """Returns `{"reports": [...]}`, every report made so far."""
+    def reset_state(self) -> None:
+        """Forgets every report made."""
+        self.reports = []
+
+    def _get_state(self) -> dict:
+        """`{"reports": [...]}`, every report made so far."""
         return {"reports": json.loads(json.dumps(self.reports))}
 
-    def set_state(self, state: dict) -> None:
-        """Restores the reports saved by `get_state`."""
+    def _set_state(self, state: dict) -> None:
         self.reports = json.loads(json.dumps(state.get("reports", [])))
 
     # --- Keras hooks ----------------------------------------------------------
     def on_train_begin(self, logs=None):
-        self.reports = []
+        super().on_train_begin(logs)
         self._counter = None
         self._last_epoch = None
 
@@ -160,6 +164,7 @@ class ClassificationReport(keras.callbacks.Callback):
             self._report(epoch, logs or {})
 
     def on_train_end(self, logs=None):
+        super().on_train_end(logs)
         epoch = getattr(self, "_last_epoch", None)
         if epoch is None:
             return

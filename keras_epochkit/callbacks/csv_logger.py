@@ -7,36 +7,44 @@ import io
 import os
 import pathlib
 
-import keras
 import numpy as np
 
 from keras_epochkit import _atomic
+from keras_epochkit.callbacks._stateful import StatefulCallback
+
+# Keras's logger writes with the csv module's "excel" dialect.
+_LINE_END = "\r\n"
 
 
-class CSVLogger(keras.callbacks.Callback):
+class CSVLogger(StatefulCallback):
     """Writes each epoch's logs to a CSV file; a resumed run keeps it exact.
 
-    The file has the layout of `keras.callbacks.CSVLogger` (an `epoch` column,
-    then the log keys in sorted order), so `keras_epochkit.analysis` and any
-    CSV reader take it as they take Keras's. Two things differ:
+    The file is laid out as `keras.callbacks.CSVLogger` writes it: an `epoch`
+    column, then the first epoch's log keys in sorted order (with a `val_`
+    twin of each when the first epoch has no validation keys, as Keras adds),
+    `"NA"` for a missing value, and `"\\r\\n"` line endings. So
+    `keras_epochkit.analysis` and any CSV reader take it as they take
+    Keras's. The differences:
 
     * The whole file is rewritten atomically at every epoch end (a temporary
       file, then a rename), so a crash never leaves a torn last line.
-    * The rows are the callback's state (`get_state`/`set_state`). Handed to
+    * A key that appears only after the first epoch gets a column of its own,
+      added at the end (Keras's writer raises on it), and an array value is
+      written as one field `[1, 2]` (Keras writes it with literal quotes
+      inside the field).
+    * The rows are the callback's state (`get_state`/`set_state`, under the
+      `state_key` `"CSVLogger"`). Handed to
       `keras_epochkit.callbacks.BackupAndRestore(callbacks=[...])`, a resumed
-      run rewrites the file with exactly the epochs before the restored one:
-      epochs that ran after the last backup and are run again appear once,
-      and the log has one row per epoch of the whole run. Keras's logger in
-      append mode writes such epochs twice.
+      run rewrites the file with exactly the rows logged before the restored
+      epoch: epochs that ran after the last backup and are run again appear
+      once. Keras's logger in append mode writes such epochs twice.
 
     Args:
         filename: path of the CSV file.
         separator: the column separator. Defaults to `","`.
-        append: keep the rows already in `filename` and add to them, as
-            when continuing a run with `fit(initial_epoch=...)`. Rows are
-            keyed by epoch: a new row for epoch `e` replaces the file's rows
-            from `e` on. With `False` (the default) every `fit()` starts a
-            new file.
+        append: keep the rows already in `filename` and add this `fit`'s
+            rows after them, as Keras does; no earlier row is ever dropped.
+            With `False` (the default) every `fit()` starts a new file.
 
     Examples:
         >>> import numpy as np, keras, tempfile, os
@@ -47,7 +55,7 @@ class CSVLogger(keras.callbacks.Callback):
         >>> x, y = np.ones((8, 2)), np.ones((8, 1))
         >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=[CSVLogger(path)])
         >>> open(path).read().splitlines()[0]
-        'epoch,loss'
+        'epoch,loss,val_loss'
         >>> len(open(path).read().splitlines())
         3
     """
@@ -71,59 +79,76 @@ class CSVLogger(keras.callbacks.Callback):
         self.separator = separator
         self.append = bool(append)
         self.rows: list[dict] = []
+        self.columns: list[str] = []
 
-    def on_train_begin(self, logs=None):
-        self.rows = self._read_existing() if self.append else []
+    def reset_state(self) -> None:
+        """Forgets the rows, or re-reads the file's rows with `append=True`."""
+        self.rows, self.columns = [], []
+        if self.append:
+            self._read_existing()
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": int(epoch)}
         row.update({key: _plain(value) for key, value in (logs or {}).items()})
-        # A row for an epoch already logged (a rerun after a resume without
-        # restored state) replaces it, so each epoch appears once.
-        self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
+        if not self.columns:
+            self.columns = _keras_columns(row)
+        self.columns += sorted(key for key in row if key not in self.columns)
+        self.rows.append(row)
         self._write()
 
     # -- state ------------------------------------------------------------
 
-    def get_state(self) -> dict:
-        return {"rows": [dict(r) for r in self.rows]}
+    def _get_state(self) -> dict:
+        return {"rows": [dict(r) for r in self.rows], "columns": list(self.columns)}
 
-    def set_state(self, state: dict) -> None:
+    def _set_state(self, state: dict) -> None:
         self.rows = [dict(r) for r in state["rows"]]
+        self.columns = list(state.get("columns") or [])
+        if not self.columns and self.rows:
+            self.columns = _keras_columns(self.rows[0])
+        for row in self.rows:
+            self.columns += sorted(key for key in row if key not in self.columns)
         self._write()
 
     # -- file -------------------------------------------------------------
-
-    def _columns(self) -> list[str]:
-        keys = {key for row in self.rows for key in row if key != "epoch"}
-        return ["epoch", *sorted(keys)]
 
     def _write(self) -> None:
         buffer = io.StringIO()
         writer = csv.DictWriter(
             buffer,
-            fieldnames=self._columns(),
+            fieldnames=self.columns,
             delimiter=self.separator,
-            lineterminator="\n",
+            lineterminator=_LINE_END,
             restval="NA",
         )
         writer.writeheader()
         writer.writerows(self.rows)
         _atomic.write_text(self.filename, buffer.getvalue())
 
-    def _read_existing(self) -> list[dict]:
+    def _read_existing(self) -> None:
         if not self.filename.exists():
-            return []
+            return
         with open(self.filename, newline="") as f:
             reader = csv.DictReader(f, delimiter=self.separator)
             rows = list(reader)
-        if rows and "epoch" not in (reader.fieldnames or ()):
+        columns = list(reader.fieldnames or [])
+        if columns and "epoch" not in columns:
             raise ValueError(
                 f"Cannot append to {str(self.filename)!r}: it has no 'epoch' "
-                f"column (columns: {reader.fieldnames}). Use another `filename` "
-                "or `append=False`."
+                f"column (columns: {columns}). Use another `filename` or "
+                "`append=False`."
             )
-        return [{k: _parse(k, v) for k, v in row.items()} for row in rows]
+        # The text of earlier rows is kept as it is, digit for digit.
+        self.rows = [dict(row) for row in rows]
+        self.columns = columns
+
+
+def _keras_columns(row: dict) -> list[str]:
+    """The header Keras's CSVLogger writes for a file whose first row is `row`."""
+    keys = sorted(key for key in row if key != "epoch")
+    if keys and not any(key.startswith("val_") for key in keys):
+        keys += [f"val_{key}" for key in keys]
+    return ["epoch", *keys]
 
 
 def _plain(value):
@@ -134,12 +159,3 @@ def _plain(value):
     if array.ndim == 0:
         return array.item()
     return "[" + ", ".join(str(v) for v in array.reshape(-1).tolist()) + "]"
-
-
-def _parse(key: str, text: str):
-    if key == "epoch":
-        return int(text)
-    try:
-        return float(text)
-    except ValueError:
-        return text

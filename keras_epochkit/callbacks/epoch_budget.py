@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import keras
-
 from keras_epochkit.callbacks import _budget
+from keras_epochkit.callbacks._stateful import StatefulCallback
 from keras_epochkit.schedules.budget_schedule import BudgetSchedule
 
 
-class EpochBudget(keras.callbacks.Callback):
+class EpochBudget(StatefulCallback):
     """Makes the learning-rate schedule end exactly when `fit` ends.
 
     At the first epoch of every `fit` it reads `params["epochs"]` and
@@ -28,15 +27,13 @@ class EpochBudget(keras.callbacks.Callback):
     learning rate jump (see `keras_epochkit.schedules.BudgetSchedule.bind`).
     It adds `learning_rate` (the rate for the next step) to the epoch logs.
 
-    During `fit` the schedule's state is an optimizer variable (see
-    `BudgetSchedule.attach`); it leaves the optimizer at the end of `fit`, so
-    a model saved afterwards loads like any other. A checkpoint written during
-    `fit` holds it too: resume from those with
-    `keras_epochkit.callbacks.BackupAndRestore` (or `load_weights` with this
-    callback in place), which attaches before restoring.
+    The callback attaches the schedule to the optimizer (see
+    `BudgetSchedule.attach`) so that the horizon reaches the compiled train
+    step on every backend; nothing is undone at the end of `fit`, so a failed
+    `fit` leaves the optimizer as a finished one does.
 
     State (`get_state`/`set_state`): the bound horizon `total_steps` and the
-    `steps_per_epoch` it was computed with.
+    `steps_per_epoch` it was computed with; its `state_key` is `"EpochBudget"`.
 
     Args:
         schedule: the schedule to bind; it must be the optimizer's learning
@@ -69,10 +66,8 @@ class EpochBudget(keras.callbacks.Callback):
             )
         self.schedule = schedule
         self.verbose = int(verbose)
-        self.total_steps: int | None = None
-        self.steps_per_epoch: int | None = None
         self._schedule = None
-        self._bound = False
+        self.reset_state()
         self._epoch_start = 0
         self._batches_seen = 0
         # The batch hook only counts batches, so Keras may run it off the
@@ -89,12 +84,21 @@ class EpochBudget(keras.callbacks.Callback):
                 model, self.schedule, "EpochBudget", required=True
             )
 
+    def reset_state(self) -> None:
+        """Forgets the horizon; the next epoch binds it afresh."""
+        self.total_steps: int | None = None
+        self.steps_per_epoch: int | None = None
+        self._bound = False
+
     def on_train_begin(self, logs=None) -> None:
         self._schedule = _budget.resolve_schedule(
             self.model, self.schedule, "EpochBudget", required=True
         )
-        self._bound = False
-        self.total_steps = None
+        super().on_train_begin(logs)
+        if self.total_steps is not None:  # a state restored before fit
+            self._schedule.bind(int(self.total_steps), _budget.iterations(self.model))
+            self._bound = True
+            return
         steps = self.params.get("steps")
         self.steps_per_epoch = int(steps) if steps else None
 
@@ -121,11 +125,6 @@ class EpochBudget(keras.callbacks.Callback):
         if logs is not None:
             logs["learning_rate"] = _budget.current_learning_rate(self.model)
 
-    def on_train_end(self, logs=None) -> None:
-        # A model saved after fit then has a plain optimizer's variables.
-        if self._schedule is not None:
-            self._schedule.detach()
-
     def _bind(self, epoch: int, step: int, epochs_left: int) -> None:
         self.total_steps = max(step + epochs_left * self.steps_per_epoch, 1)
         self._schedule.bind(self.total_steps, step)
@@ -137,14 +136,14 @@ class EpochBudget(keras.callbacks.Callback):
                 f"{self.steps_per_epoch} steps)."
             )
 
-    def get_state(self) -> dict:
+    def _get_state(self) -> dict:
         """The bound horizon and the steps per epoch it was computed with."""
         return {
             "total_steps": self.total_steps,
             "steps_per_epoch": self.steps_per_epoch,
         }
 
-    def set_state(self, state: dict) -> None:
+    def _set_state(self, state: dict) -> None:
         """Restores the horizon; the schedule continues at the optimizer's step."""
         self.total_steps = state.get("total_steps")
         self.steps_per_epoch = state.get("steps_per_epoch")

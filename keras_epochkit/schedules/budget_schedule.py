@@ -11,6 +11,13 @@ from keras import ops
 # Layout of the schedule's state vector (one float32 variable).
 _WARMUP, _HORIZON, _ANCHOR_STEP, _ANCHOR_PROGRESS, _SCALE = range(5)
 _STATE_SIZE = 5
+_STATE_NAMES = (
+    "warmup_steps",
+    "total_steps",
+    "anchor_step",
+    "anchor_progress",
+    "scale",
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
@@ -33,13 +40,17 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
     **State inside the compiled step.** The schedule is computed from the
     optimizer's step inside the compiled train step. The values that may
     change during `fit` (horizon, warm-up length, the re-target anchor and
-    `scale`) live in one small optimizer variable created by
-    `attach(optimizer)`, so changing them between epochs takes effect without
-    retracing on every backend (on JAX only the optimizer's variables reach
-    the compiled step). `EpochBudget` and `TimeBudget` attach the schedule
-    themselves; call `attach` yourself to change `scale` or the horizon from
-    another callback. Because the variable belongs to the optimizer, it is
-    saved and restored with the optimizer's state.
+    `scale`) live in one small `keras.Variable` that the schedule creates and
+    owns, so changing them between epochs takes effect without retracing.
+    TensorFlow and PyTorch read that variable in the compiled step as it is.
+    JAX's compiled step only sees the variables it is handed (the model's and
+    the optimizer's): there `attach(optimizer)` creates the state through the
+    optimizer's public `add_variable`, once, and the schedule reads it from
+    then on. `EpochBudget` and `TimeBudget` attach the schedule themselves;
+    call `attach` yourself to change `scale` or the horizon from another
+    callback. Nothing is ever removed from the optimizer, so a failed `fit`
+    leaves it as a finished one does. `get_state`/`set_state` give the state
+    as plain numbers (`BackupAndRestore` keeps it with every backup).
 
     **Re-targeting.** `bind(total_steps, step)` changes the horizon at the
     current step without a jump in the learning rate: when the schedule's
@@ -124,9 +135,16 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.warmup_learning_rate = float(warmup_learning_rate)
         self.final_learning_rate = float(final_learning_rate)
         self.name = name or type(self).__name__
-        self._variable = None
         self._optimizer = None
-        self._host_state = self._initial_state(self.initial_total_steps)
+        # The schedule's own state; on JAX, attach() moves the reads to an
+        # optimizer variable, which is what JAX's compiled step is handed.
+        self._state = keras.Variable(
+            self._initial_state(self.initial_total_steps),
+            trainable=False,
+            dtype="float32",
+            name="budget_schedule_state",
+        )
+        self._optimizer_state = None
 
     # ----------------------------------------------------------------- state
     def _initial_state(self, total_steps: int | None) -> np.ndarray:
@@ -144,28 +162,40 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
             return round(self.warmup_fraction * total_steps)
         return self.warmup_steps
 
+    def _carrier(self) -> keras.Variable:
+        """The variable the compiled train step reads."""
+        if self._optimizer_state is not None:
+            return self._optimizer_state
+        return self._state
+
     def _read_state(self) -> np.ndarray:
-        if self._optimizer is None:
-            return self._host_state.copy()
-        return np.array(ops.convert_to_numpy(self._variable.value), dtype="float32")
+        value = ops.convert_to_numpy(self._carrier().value)
+        return np.array(value, dtype="float32")
 
     def _write_state(self, state: np.ndarray) -> None:
-        self._host_state = np.asarray(state, dtype="float32").copy()
-        if self._optimizer is not None:
-            self._variable.assign(self._host_state)
+        state = np.asarray(state, dtype="float32")
+        self._state.assign(state)
+        if self._optimizer_state is not None:
+            self._optimizer_state.assign(state)
 
     @property
     def attached(self) -> bool:
-        """Whether the schedule's state lives in an optimizer variable."""
+        """Whether `attach` tied the schedule to an optimizer."""
         return self._optimizer is not None
 
     def attach(self, optimizer: keras.optimizers.Optimizer) -> None:
-        """Moves the schedule's changeable state into an optimizer variable.
+        """Makes changes of the state reach `optimizer`'s compiled train step.
 
-        Idempotent. After it, `bind` and `set_scale` take effect inside the
-        compiled train step on every backend. Call it before `fit` starts
-        training (a callback's `set_model` or `on_train_begin` is the place);
-        `EpochBudget` and `TimeBudget` do.
+        Idempotent, and permanent for that optimizer. On JAX it creates the
+        schedule's state as a variable of `optimizer` through the optimizer's
+        public `add_variable`, once: JAX's compiled step is handed the
+        optimizer's variables and no other state. On TensorFlow and PyTorch
+        the compiled step reads the schedule's own variable and nothing is
+        added. Call it before `fit` starts training (a callback's `set_model`
+        or `on_train_begin` is the place); `EpochBudget` and `TimeBudget` do.
+
+        A schedule serves one optimizer: attaching it to a second one raises
+        `ValueError`.
 
         Args:
             optimizer: the `keras.optimizers.Optimizer` whose learning
@@ -178,35 +208,47 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 f"The schedule {self.name!r} is attached to another optimizer; "
                 "give each optimizer its own schedule."
             )
-        if self._variable is None:
-            self._variable = optimizer.add_variable(
+        if keras.backend.backend() == "jax":
+            self._optimizer_state = optimizer.add_variable(
                 shape=(_STATE_SIZE,),
-                initializer=keras.initializers.Constant(self._host_state),
+                initializer=keras.initializers.Constant(self._read_state()),
                 dtype="float32",
-                name="epochkit_schedule_state",
+                name="budget_schedule_state",
             )
-        else:
-            # The same variable as before, so a traced train step still sees it.
-            self._variable.assign(self._host_state)
-            optimizer._variables.append(self._variable)
         self._optimizer = optimizer
 
     def detach(self) -> None:
-        """Moves the state back to the host and out of the optimizer's variables.
+        """Does nothing; kept so that code written for 0.x keeps running.
 
-        `EpochBudget` and `TimeBudget` detach at the end of `fit`, so a model
-        saved after training has the optimizer variables of a plain optimizer
-        and loads anywhere; the next `attach` re-uses the same variable.
+        The schedule's state never moves in or out of the optimizer any more
+        (see `attach`), so there is nothing to undo at the end of `fit`.
         """
-        if self._optimizer is None:
-            return
-        self._host_state = self._read_state()
-        variables = self._optimizer._variables
-        for i, variable in enumerate(variables):
-            if variable is self._variable:
-                del variables[i]
-                break
-        self._optimizer = None
+
+    def get_state(self) -> dict[str, float]:
+        """The changeable state as plain numbers (horizon, anchor, scale...).
+
+        Returns:
+            A dict with `warmup_steps`, `total_steps` (0 while unbound),
+            `anchor_step`, `anchor_progress` and `scale`.
+        """
+        state = self._read_state()
+        return {name: float(state[i]) for i, name in enumerate(_STATE_NAMES)}
+
+    def set_state(self, state: dict[str, float]) -> None:
+        """Puts back a state returned by `get_state`.
+
+        Args:
+            state: a dict from `get_state`.
+        """
+        missing = [name for name in _STATE_NAMES if name not in state]
+        if missing:
+            raise ValueError(
+                "`state` must be a dict returned by get_state(); "
+                f"received state without {missing}"
+            )
+        self._write_state(
+            np.array([float(state[name]) for name in _STATE_NAMES], dtype="float32")
+        )
 
     @property
     def total_steps(self) -> int | None:
@@ -305,11 +347,7 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return ops.where(step < warmup, warm, decay) * state[_SCALE]
 
     def __call__(self, step):
-        if self._optimizer is None:
-            state = ops.convert_to_tensor(self._host_state)
-        else:
-            state = self._variable.value
-        state = ops.cast(state, "float32")
+        state = ops.cast(self._carrier().value, "float32")
         return self._value(step, [state[i] for i in range(_STATE_SIZE)])
 
     def get_config(self) -> dict:

@@ -145,21 +145,23 @@ def test_nan_loss_stops_and_never_reaches_the_backed_up_best_weights(tmp_path, d
 
 
 @pytest.mark.parametrize("backup_first", [True, False], ids=["first", "last"])
-def test_final_backup_loads_whether_or_not_the_schedule_is_attached(
+def test_a_backup_restores_the_schedule_and_optimizer_attached_first_or_not(
     tmp_path, digits, backup_first
 ):
-    # EpochBudget detaches its schedule when fit ends, before or after the
-    # final backup is written depending on the order; either way it loads.
     budget = ek.callbacks.EpochBudget()
     backup = ek.callbacks.BackupAndRestore(
         tmp_path / "b", callbacks=[budget], delete_checkpoint=False
     )
-    train(digits, [backup, budget] if backup_first else [budget, backup], epochs=2)
+    writer, _ = train(
+        digits, [backup, budget] if backup_first else [budget, backup], epochs=2
+    )
+    written = writer.optimizer._learning_rate.get_state()
+    assert written["total_steps"] == 12  # 2 epochs of 6 batches
 
-    for attached in (False, True):
+    for attach_first in (False, True):
         model = make_model()
         schedule = model.optimizer._learning_rate
-        if attached:  # as EpochBudget does in fit: after the optimizer is built
+        if attach_first:  # as EpochBudget does in fit: after the optimizer is built
             model.optimizer.build(model.trainable_variables)
             schedule.attach(model.optimizer)
         reader = ek.callbacks.BackupAndRestore(
@@ -168,4 +170,8 @@ def test_final_backup_loads_whether_or_not_the_schedule_is_attached(
         reader.set_model(model)
         reader.on_train_begin()
         assert reader.restored_epoch == 2
-        assert schedule.attached == attached
+        assert schedule.get_state() == written
+        for ours, theirs in zip(model.optimizer.variables, writer.optimizer.variables):
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs)
+            )

@@ -125,13 +125,15 @@ def test_multilabel_report_has_micro_average_like_sklearn():
     _assert_same_report(report, expected)
 
 
-def test_state_round_trips_and_training_resets_it():
+def test_a_state_set_before_fit_survives_it_and_the_next_fit_resets_it():
     callback = ClassificationReport(print_fn=None)
     callback.set_state({"reports": [{"epoch": 4, "source": "x", "report": {}}]})
     assert callback.get_state()["reports"][0]["epoch"] == 4
     json.dumps(callback.get_state())
     x, y = _wine()
     model = _model([ek.metrics.ConfusionMatrix(num_classes=3)])
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+    assert [entry["epoch"] for entry in callback.reports] == [4, 0]
     model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
     assert [entry["epoch"] for entry in callback.reports] == [0]
     assert "training" in callback.reports[0]["source"]
