@@ -134,18 +134,6 @@ KNOWN_GAPS = {
     "callback's on_epoch_end loses that epoch's backup (ours is written at the "
     "next on_epoch_begin), so there is no previous backup to fall back to when "
     "the newest is corrupt.",
-    (
-        "early_stopping_test.py",
-        "EarlyStoppingTest",
-        "test_early_stopping",
-    ): "EarlyStopping: no public `monitor_op` attribute (Keras's is "
-    "`ops.greater` or `ops.less`), and a TypeError on the one-element array "
-    "that Keras's F1Score() logs at its default average=None.",
-    (
-        "early_stopping_test.py",
-        "EarlyStoppingTest",
-        "test_state_reset_across_fit_calls",
-    ): "EarlyStopping: `best` is a read-only property; Keras's test assigns it.",
 }
 
 
