@@ -35,7 +35,7 @@ def fit_learning_curve(t: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
     """
     fits = []
     for family, rates in (("power", _POWER_RATES), ("exponential", _EXPONENTIAL_RATES)):
-        grid = [_fit(family, float(rate), t, y) for rate in rates]
+        grid = _fits(family, rates, t, y)
         best = min(
             (i for i, fit in enumerate(grid) if fit is not None),
             key=lambda i: grid[i]["sse"],
@@ -45,30 +45,56 @@ def fit_learning_curve(t: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
             # Refine the rate between the grid neighbours of the best one.
             low = rates[max(best - 1, 0)]
             high = rates[min(best + 1, len(rates) - 1)]
-            grid += [
-                _fit(family, float(r), t, y) for r in np.geomspace(low, high, _REFINE)
-            ]
+            grid += _fits(family, np.geomspace(low, high, _REFINE), t, y)
         fits += [fit for fit in grid if fit is not None]
     if not fits:
         raise ValueError("the learning curve cannot be fitted: t is constant")
     return sorted(fits, key=lambda fit: fit["sse"])
 
 
-def _fit(family: str, rate: float, t: np.ndarray, y: np.ndarray):
-    basis = _basis(family, rate, t, t[0])
-    design = np.stack([np.ones_like(basis), basis], axis=1)
-    gram = design.T @ design
-    if np.linalg.cond(gram) > 1e12:
-        return None
-    inverse_gram = np.linalg.inv(gram)
-    coefficients = inverse_gram @ (design.T @ y)
-    return {
-        "family": family,
-        "rate": rate,
-        "coefficients": coefficients,
-        "inverse_gram": inverse_gram,
-        "sse": float(np.sum((design @ coefficients - y) ** 2)),
-    }
+def _fits(family: str, rates: np.ndarray, t: np.ndarray, y: np.ndarray) -> list:
+    """`_fit` for every rate at once: the 2x2 normal equations in closed form.
+
+    One NumPy pass over all rates instead of a solve per rate, so a forecast
+    over a 200-epoch history takes well under a millisecond per rate.
+    """
+    t = np.asarray(t, dtype=float)
+    y = np.asarray(y, dtype=float)
+    rates = np.asarray(rates, dtype=float)
+    if family == "power":
+        basis = t[None, :] ** (-rates[:, None])
+    else:
+        basis = np.exp(-rates[:, None] * (t[None, :] - t[0]))
+    n = float(len(t))
+    sum_b = basis.sum(axis=1)
+    sum_bb = (basis * basis).sum(axis=1)
+    sum_y = float(y.sum())
+    sum_by = basis @ y
+    det = n * sum_bb - sum_b * sum_b
+    # The condition number of the symmetric gram [[n, sum_b], [sum_b, sum_bb]].
+    half_trace = (n + sum_bb) / 2.0
+    spread = np.sqrt(((n - sum_bb) / 2.0) ** 2 + sum_b**2)
+    smallest = half_trace - spread
+    with np.errstate(divide="ignore", invalid="ignore"):
+        condition = np.where(smallest > 0, (half_trace + spread) / smallest, np.inf)
+    fits = []
+    for i, rate in enumerate(rates):
+        if not condition[i] <= 1e12:
+            fits.append(None)
+            continue
+        inverse_gram = np.array([[sum_bb[i], -sum_b[i]], [-sum_b[i], n]]) / det[i]
+        coefficients = inverse_gram @ np.array([sum_y, sum_by[i]])
+        residual = coefficients[0] + coefficients[1] * basis[i] - y
+        fits.append(
+            {
+                "family": family,
+                "rate": float(rate),
+                "coefficients": coefficients,
+                "inverse_gram": inverse_gram,
+                "sse": float(residual @ residual),
+            }
+        )
+    return fits
 
 
 def _basis(family: str, rate: float, t, t0: float):
