@@ -135,7 +135,8 @@ def main(workdir: str, mode: str) -> None:
             generators = backup_module._seed_generators(self.model)
             return {
                 "callbacks": {
-                    k: c.get_state() for k, c in self._keyed_callbacks().items()
+                    k: c.get_state()
+                    for k, c in backup_module._keyed(self.callbacks).items()
                 },
                 "generators": [keras.ops.convert_to_numpy(g.state) for g in generators],
                 "weights": [np.asarray(w) for w in self.model.get_weights()],
