@@ -88,8 +88,8 @@ class OverfittingMonitor(StatefulCallback):
             method, as keras-epochkit's schedules have; any other schedule
             raises a `TypeError` at train begin. A keras-epochkit schedule
             that no other callback attached is attached to the optimizer
-            for the run (so the new scale reaches the compiled train step)
-            and detached at train end. Defaults to `None`.
+            (so the new scale reaches the compiled train step; see
+            `BudgetSchedule.attach`). Defaults to `None`.
         factor: Multiplier of the learning rate (or schedule scale) for
             `action="reduce_lr"`, in (0, 1). Defaults to `0.5`.
         min_lr: Floor for a plain (non-schedule) learning rate. Defaults to
@@ -168,7 +168,6 @@ class OverfittingMonitor(StatefulCallback):
         self.significance = self.detector.significance
         self.patience = self.detector.patience
         self.min_gl = self.detector.min_gl
-        self._attached_schedule = None
         self._missing = monitor_core.MissingMonitorWarning("OverfittingMonitor")
         self.reset_state()
 
@@ -269,9 +268,6 @@ class OverfittingMonitor(StatefulCallback):
 
     def on_train_end(self, logs=None):
         super().on_train_end(logs)
-        if self._attached_schedule is not None:
-            self._attached_schedule.detach()
-            self._attached_schedule = None
         self.summary = "OverfittingMonitor: " + self.detector.summary()
         if self.verbose:
             print(self.summary)
@@ -316,13 +312,13 @@ class OverfittingMonitor(StatefulCallback):
                     "method. Use a keras_epochkit schedule, a float learning "
                     "rate, or another `action`."
                 )
-            # keras_epochkit schedules keep `scale` in an optimizer variable
-            # once attached, so a change reaches the compiled train step.
+            # keras_epochkit schedules keep `scale` in a variable the compiled
+            # train step reads; on JAX it must be the optimizer's, which
+            # `attach` creates once.
             if callable(getattr(rate, "attach", None)) and not getattr(
                 rate, "attached", True
             ):
                 rate.attach(optimizer)
-                self._attached_schedule = rate
         elif callable(rate):
             raise TypeError(
                 "OverfittingMonitor(action='reduce_lr') cannot reduce a "
