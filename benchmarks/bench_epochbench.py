@@ -24,19 +24,22 @@ the best-`val_loss` epoch seen so far is already a hit; its mean share of the
 budget is what a rule hitting every curve needs at least.
 
 EpochBench v2 (`benchmarks/data/v2/`, recorded by `record_curves_v2.py`)
-adds families of curves and an honest protocol for the one tuned rule,
-`EarlyStopping.recommended()`: leave one family out (tune its settings on
+adds families of curves and an honest protocol for the one rule tuned on
+them, `criteria.TrendPatience`: leave one family out (tune its settings on
 every other family, score them on the held-out one), per family and over
-all curves, against Keras patience 1..50 (the Pareto line). Its grid runs on
-a fast replay that feeds the criteria directly, as
+all curves, against Keras patience 1..50 (the Pareto line) and
+`EarlyStopping.recommended()` (tuned on recording a, so new to v2). Its grid
+runs on a fast replay that feeds the criteria directly, as
 `EarlyStopping.on_epoch_end` does; every run checks that replay against the
-Keras callback replay curve by curve.
+Keras callback replay curve by curve. The tables of recordings a and b also
+score `TrendPatience.tuned()` at three aggressiveness values: curves it was
+not tuned on, from other data, models and seeds (the out-of-family check).
 
 Usage:
 
     python benchmarks/bench_epochbench.py              # v2, then tables for a and b
     python benchmarks/bench_epochbench.py --check      # self-check the harness
-    python benchmarks/bench_epochbench.py --tune       # recommended()'s grid on v2
+    python benchmarks/bench_epochbench.py --tune       # TrendPatience's grid on v2
     python benchmarks/bench_epochbench.py --plot docs/guides/img/epochbench.png
 """
 
@@ -240,6 +243,8 @@ def epochkit_rules() -> tuple[list[tuple[str, object]], list[str]]:
             lambda: ek.callbacks.EarlyStopping.recommended(),
         )
     )
+    for a in OUT_OF_FAMILY_AGGRESSIVENESS:
+        rules.append((trend_label(a), lambda a=a: trend_callback(a)))
     return rules, notes
 
 
@@ -329,6 +334,37 @@ def target_verdict(results: dict) -> str:
     return f"{overall}: " + "; ".join(parts) + "."
 
 
+OUT_OF_FAMILY_AGGRESSIVENESS = (0.5, 0.7, 1.0)
+
+
+def trend_label(aggressiveness: float) -> str:
+    return f"epochkit `TrendPatience.tuned(aggressiveness={aggressiveness:g})`"
+
+
+def out_of_family_table(results: dict) -> str:
+    """Keras p=5/10/20, recommended() and TrendPatience on recordings a and b."""
+    from benchmarks.tables import markdown_table
+
+    recordings = sorted(results)
+    names = [f"Keras `EarlyStopping(patience={p})`" for p in (5, 10, 20)]
+    names += ["epochkit `EarlyStopping.recommended()`"]
+    names += [trend_label(a) for a in OUT_OF_FAMILY_AGGRESSIVENESS]
+    rows = []
+    for name in names:
+        label = name.removeprefix("epochkit ")
+        if "recommended" in name:
+            label += " (tuned on recording a)"
+        elif "TrendPatience" in name:
+            label += " (settings chosen on v2)"
+        cells = [label]
+        for recording in recordings:
+            f = results[recording][name]
+            cells.append(f"{_pct(f['share'])} / {_pct(f['hit_rate'])}")
+        rows.append(cells)
+    headers = ["Rule"] + [f"Recording {r}: used / hits" for r in recordings]
+    return markdown_table(headers, rows)
+
+
 def run_tables(recordings: list[str]) -> dict:
     rules, notes = all_rules()
     sections, all_results = [], {}
@@ -355,7 +391,15 @@ def run_tables(recordings: list[str]) -> dict:
         print(f"\nrecording {recording}: {describe(curves)}")
         print(_markdown(rows))
         print(target_verdict(results))
-    return {"sections": sections, "results": all_results, "notes": notes}
+    out_of_family = out_of_family_table(all_results)
+    print("\nout of family (recordings " + ", ".join(recordings) + "):")
+    print(out_of_family)
+    return {
+        "sections": sections,
+        "results": all_results,
+        "notes": notes,
+        "out_of_family": out_of_family,
+    }
 
 
 def _markdown(rows) -> str:
@@ -387,9 +431,16 @@ def write_docs(report: dict) -> None:
         "Target for `recommended()`: hit rate at least that of Keras "
         "`patience=20`, at most 80% of the epochs Keras `patience=10` uses, worst "
         "accuracy regret under 1 point.\n\n"
+        + "**Out of family.** `recommended()` was tuned on recording a; "
+        "recording b holds new seeds of the same runs. "
+        "`TrendPatience.tuned(aggressiveness=x)` (inside "
+        "`EarlyStopping(criteria=[TrendPatience.tuned(aggressiveness=x), "
+        "Divergence(10.0, relative=True)], restore_best_weights=True)`) has its "
+        "settings chosen on EpochBench v2 (section above), so both recordings, "
+        "other data, models and seeds, are new to it. Budget used / hit rate:\n\n"
+        + report["out_of_family"]
+        + "\n\n"
         + "\n\n".join(report["sections"])
-        + "\n\n`recommended()` was tuned on EpochBench v2 (section above), "
-        "so recordings a and b, other data, models and seeds, are new to it."
         + (f"\n\nNot scored:{notes}" if notes else "")
         + f"\n\nReplayed on the {keras.backend.backend()} backend."
     )
@@ -428,7 +479,17 @@ def plot(results: dict, path: str) -> None:
         for p, x, y in zip(KERAS_PATIENCES, xs, ys):
             ax.annotate(f"p={p}", (x, y), textcoords="offset points", xytext=(4, -10))
         for name, f in figures.items():
-            if name.startswith("epochkit") and "recommended" not in name:
+            if "TrendPatience.tuned" in name:
+                ax.plot(100 * f["share"], 100 * f["hit_rate"], "^", color="tab:purple")
+                ax.annotate(
+                    "TrendPatience.tuned a=" + name.split("=")[1].rstrip(")`"),
+                    (100 * f["share"], 100 * f["hit_rate"]),
+                    textcoords="offset points",
+                    xytext=(4, -8),
+                    fontsize=7,
+                    color="tab:purple",
+                )
+            elif name.startswith("epochkit") and "recommended" not in name:
                 ax.plot(100 * f["share"], 100 * f["hit_rate"], "s", color="tab:gray")
                 label = name.split("`")[1].rstrip("()")
                 ax.annotate(
@@ -519,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="self-check the harness")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument(
-        "--tune", action="store_true", help="print recommended()'s grid on v2"
+        "--tune", action="store_true", help="print TrendPatience's grid on v2"
     )
     parser.add_argument("--plot", default=PLOT_PATH, help="PNG of the v1 tables")
     parser.add_argument("--plot-v2", default=V2_PLOT_PATH, help="PNG of EpochBench v2")
@@ -528,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     v2 = load_v2()
     if args.check:
         failures = self_check()
-        failures += check_v2(v2, names=("patiences", "recommended", "v1")) > 0
+        failures += check_v2(v2, names=("patiences", "trend", "recommended")) > 0
         return 1 if failures else 0
     if args.tune:
         tune()
@@ -562,39 +623,28 @@ TREND_GRID = {
     "window": (3, 5),
     "forecast_tolerance": (None, 0.03, 0.06, 0.1),
 }
-V1_RECOMMENDED = {
-    "patience": 12,
-    "min_delta": 1e-4,
-    "min_delta_mode": "rel",
-    "smoothing": "ema",
-    "smoothing_window": 3,
-    "divergence": 10.0,
-}
 V2_PLOT_PATH = os.path.join(os.path.dirname(PLOT_PATH), "epochbench-v2.png")
+RECOMMENDED = "recommended()"
+LOFO = "held-out TrendPatience (LOFO)"
+# The relative divergence guard scored with every TrendPatience rule, as in
+# `recommended()`.
+DIVERGENCE = 10.0
 
 
-def v1_recommended():
-    """`EarlyStopping.recommended()` as shipped before EpochBench v2."""
+def recommended():
+    """`EarlyStopping.recommended()` (the v1 rule, tuned on recording a)."""
     import keras_epochkit as ek
-    from keras_epochkit import criteria
 
-    s = V1_RECOMMENDED
-    return ek.callbacks.EarlyStopping(
-        monitor="val_loss",
-        min_delta=s["min_delta"],
-        min_delta_mode=s["min_delta_mode"],
-        restore_best_weights=True,
-        criteria=[
-            criteria.Patience(
-                s["patience"],
-                min_delta=s["min_delta"],
-                min_delta_mode=s["min_delta_mode"],
-                smoothing=s["smoothing"],
-                smoothing_window=s["smoothing_window"],
-            ),
-            criteria.Divergence(s["divergence"], relative=True),
-        ],
-    )
+    return ek.callbacks.EarlyStopping.recommended()
+
+
+def recommended_replay_args(stop) -> dict:
+    """`fast_replay`'s keyword arguments for the primary monitor of `stop`."""
+    return {"delta": stop.min_delta, "relative": stop.min_delta_mode == "rel"}
+
+
+def trend_label_v2(aggressiveness: float) -> str:
+    return f"TrendPatience.tuned(aggressiveness={aggressiveness:g})"
 
 
 def _improves(value: float, best: float | None, delta: float, relative: bool) -> bool:
@@ -649,13 +699,24 @@ def fast_keras(curve: dict, patience: int) -> tuple[int, int]:
 
 
 def trend_rules(settings: dict, aggressiveness: float = 1.0) -> list:
-    """The criteria `recommended(**settings, aggressiveness=...)` builds."""
+    """`TrendPatience.tuned(aggressiveness, **settings)` and a divergence guard."""
+    from keras_epochkit import criteria
+
+    return [
+        criteria.TrendPatience.tuned(aggressiveness, **settings),
+        criteria.Divergence(DIVERGENCE, relative=True),
+    ]
+
+
+def trend_callback(aggressiveness: float = 1.0, **settings):
+    """`EarlyStopping` around `trend_rules(settings, aggressiveness)`."""
     import keras_epochkit as ek
 
-    stop = ek.callbacks.EarlyStopping.recommended(
-        aggressiveness=aggressiveness, **settings
+    return ek.callbacks.EarlyStopping(
+        monitor="val_loss",
+        criteria=trend_rules(settings, aggressiveness),
+        restore_best_weights=True,
     )
-    return list(stop.criteria)
 
 
 class Outcomes:
@@ -728,14 +789,13 @@ def evaluate_v2(curves: list[dict], default_settings: dict) -> dict:
     outcomes = Outcomes(curves)
     for p in PARETO_PATIENCES:
         outcomes.add(f"keras p={p}", [fast_keras(c, p) for c in curves])
-    v1 = v1_recommended()
+    rec = recommended()
     outcomes.add_rule(
-        "v1 recommended()", lambda: list(v1.criteria), delta=1e-4, relative=True
+        RECOMMENDED, lambda: list(rec.criteria), **recommended_replay_args(rec)
     )
     for a in AGGRESSIVENESS:
         outcomes.add_rule(
-            f"recommended(aggressiveness={a:g})",
-            lambda a=a: trend_rules(default_settings, a),
+            trend_label_v2(a), lambda a=a: trend_rules(default_settings, a)
         )
     defaults, notes = [], []
     for name in criteria.__all__:
@@ -768,8 +828,8 @@ def evaluate_v2(curves: list[dict], default_settings: dict) -> dict:
         share, hit = outcomes.runs[chosen]
         lofo_share[held], lofo_hit[held] = share[held], hit[held]
         per_family.append((family, chosen))
-    outcomes.runs["held-out recommended (LOFO)"] = (lofo_share, lofo_hit)
-    # The shipped default: the same choice made on every family at once.
+    outcomes.runs[LOFO] = (lofo_share, lofo_hit)
+    # `TrendPatience.tuned()`'s settings: the same choice on every family.
     all_choice = choose(outcomes, names, None, outcomes.figures("keras p=10")[1])
     return {
         "outcomes": outcomes,
@@ -805,8 +865,8 @@ V2_HEADERS = [
     "Budget",
     "Keras p=10: used / hits",
     "Keras p=20: used / hits",
-    "v1 `recommended()`: used / hits",
-    "new rule, tuned without this family: used / hits",
+    "`recommended()`: used / hits",
+    "`TrendPatience`, tuned without this family: used / hits",
     "Against Keras p=1..50",
 ]
 
@@ -817,7 +877,7 @@ def v2_tables(report: dict) -> tuple[str, str]:
 
     o = report["outcomes"]
     rows = []
-    lofo = "held-out recommended (LOFO)"
+    lofo = LOFO
     for family in report["families"]:
         mask = o.family == family
         budget = sorted({int(b) for b in o.budget[mask]})
@@ -826,13 +886,13 @@ def v2_tables(report: dict) -> tuple[str, str]:
             str(int(mask.sum())),
             "/".join(map(str, budget)),
         ]
-        for name in ("keras p=10", "keras p=20", "v1 recommended()", lofo):
+        for name in ("keras p=10", "keras p=20", RECOMMENDED, lofo):
             share, hit = o.figures(name, mask)
             cells.append(f"{_pct(share)} / {_pct(hit)}")
         cells.append(verdict(o, lofo, mask)[2])
         rows.append(cells)
     cells = ["**all families**", str(len(o.curves)), "50/100/200"]
-    for name in ("keras p=10", "keras p=20", "v1 recommended()", lofo):
+    for name in ("keras p=10", "keras p=20", RECOMMENDED, lofo):
         share, hit = o.figures(name)
         cells.append(f"**{_pct(share)} / {_pct(hit)}**")
     cells.append(verdict(o, lofo)[2])
@@ -841,20 +901,22 @@ def v2_tables(report: dict) -> tuple[str, str]:
 
     overall_rows = []
     names = [f"keras p={p}" for p in V2_TABLE_PATIENCES]
-    names += ["v1 recommended()", lofo]
-    names += [f"recommended(aggressiveness={a:g})" for a in AGGRESSIVENESS]
+    names += [RECOMMENDED, lofo]
+    names += [trend_label_v2(a) for a in AGGRESSIVENESS]
     names += report["defaults"]
     floor = np.mean([clairvoyant_epochs(c) / c["budget"] for c in o.curves])
     for name in names:
         share, hit = o.figures(name)
         label = {
-            lofo: "new rule, each family scored by the settings tuned without it",
-            "v1 recommended()": "`recommended()` before v2 (patience 12 on EMA-3)",
+            lofo: "`TrendPatience`, each family scored by the settings tuned "
+            "without it",
+            RECOMMENDED: "`EarlyStopping.recommended()` (patience 12 on EMA-3, "
+            "tuned on recording a)",
         }.get(name, name)
         if name.startswith("keras p="):
             label = f"Keras `EarlyStopping(patience={name.split('=')[1]})`"
-        elif name.startswith("recommended("):
-            label = f"new `EarlyStopping.{name}`"
+        elif name.startswith("TrendPatience.tuned("):
+            label = f"`{name}` (in-sample)"
         elif name in report["defaults"]:
             label = f"epochkit `{name}` at its defaults"
         overall_rows.append([label, _pct(share), _pct(hit), verdict(o, name)[2]])
@@ -896,26 +958,26 @@ def plot_v2(report: dict, path: str) -> None:
         alpha=0.12,
         label="target: p=10's hits, <=80% of its budget",
     )
-    line = [o.figures(f"recommended(aggressiveness={a:g})") for a in AGGRESSIVENESS]
+    line = [o.figures(trend_label_v2(a)) for a in AGGRESSIVENESS]
     ax.plot(
         [100 * s for s, _ in line],
         [100 * h for _, h in line],
         "s-",
         color="tab:red",
-        label="new recommended(), aggressiveness "
+        label="TrendPatience.tuned(), aggressiveness "
         + "/".join(f"{a:g}" for a in AGGRESSIVENESS),
     )
-    s, h = o.figures("held-out recommended (LOFO)")
+    s, h = o.figures(LOFO)
     ax.plot(
         100 * s,
         100 * h,
         "*",
         color="darkred",
         markersize=15,
-        label="new rule, leave-one-family-out",
+        label="TrendPatience, leave-one-family-out",
     )
-    s, h = o.figures("v1 recommended()")
-    ax.plot(100 * s, 100 * h, "D", color="tab:orange", label="recommended() before v2")
+    s, h = o.figures(RECOMMENDED)
+    ax.plot(100 * s, 100 * h, "D", color="tab:orange", label="recommended()")
     for name in report["defaults"]:
         s, h = o.figures(name)
         ax.plot(100 * s, 100 * h, "x", color="tab:gray")
@@ -943,15 +1005,16 @@ def plot_v2(report: dict, path: str) -> None:
     families = report["families"]
     y = np.arange(len(families))
     for offset, name, color, label in (
-        (-0.2, "keras p=10", "tab:blue", "Keras p=10"),
-        (0.2, "held-out recommended (LOFO)", "tab:red", "new rule (held out)"),
+        (-0.27, "keras p=10", "tab:blue", "Keras p=10"),
+        (0.0, RECOMMENDED, "tab:orange", "recommended()"),
+        (0.27, LOFO, "tab:red", "TrendPatience (held out)"),
     ):
         shares = [100 * o.figures(name, o.family == f)[0] for f in families]
         hits = [100 * o.figures(name, o.family == f)[1] for f in families]
         ax.barh(
             y + offset,
             shares,
-            height=0.38,
+            height=0.26,
             color=color,
             alpha=0.6,
             label=f"{label}: budget used",
@@ -973,16 +1036,14 @@ def plot_v2(report: dict, path: str) -> None:
 
 
 def overhead(curves: list[dict], repeats: int = 3) -> dict:
-    """Seconds per epoch end of `recommended()` on 200-epoch histories.
+    """Seconds per epoch end of `TrendPatience.tuned()` on 200-epoch histories.
 
-    `criteria`: its criteria's `update` alone, per epoch, over every
+    `criteria`: `trend_rules({})`'s `update` alone, per epoch, over every
     200-epoch curve run to the end. `callback`: the whole
-    `EarlyStopping.recommended().on_epoch_end` on a real Keras model
-    (weights snapshot on each improvement included), per epoch.
+    `trend_callback().on_epoch_end` on a real Keras model (weights snapshot
+    on each improvement included), per epoch.
     """
     import time
-
-    import keras_epochkit as ek
 
     long = [c for c in curves if c["budget"] == 200 and len(c["logs"]) == 200]
     rules = trend_rules({})
@@ -1001,7 +1062,7 @@ def overhead(curves: list[dict], repeats: int = 3) -> dict:
     )
     callback_times = []
     for curve in long[:5]:
-        stop = ek.callbacks.EarlyStopping.recommended()
+        stop = trend_callback()
         stop.set_model(model)
         stop.set_params({"epochs": 200, "steps": 1, "verbose": 0})
         model.stop_training = False
@@ -1021,10 +1082,8 @@ def overhead(curves: list[dict], repeats: int = 3) -> dict:
     }
 
 
-def check_v2(curves: list[dict], names=("p10", "recommended", "v1")) -> int:
+def check_v2(curves: list[dict], names=("p10", "trend", "recommended")) -> int:
     """Fast replays against the real Keras callback replay, curve by curve."""
-    import keras_epochkit as ek
-
     failures = 0
     for curve in curves:
         pairs = []
@@ -1033,22 +1092,24 @@ def check_v2(curves: list[dict], names=("p10", "recommended", "v1")) -> int:
         if "patiences" in names:
             for p in KERAS_PATIENCES:
                 pairs.append((f"p={p}", fast_keras(curve, p), keras_rule(p)()))
-        if "recommended" in names:
+        if "trend" in names:
             for a in AGGRESSIVENESS:
                 pairs.append(
                     (
-                        f"recommended(aggressiveness={a:g})",
+                        trend_label_v2(a),
                         fast_replay(curve, trend_rules({}, a)),
-                        ek.callbacks.EarlyStopping.recommended(aggressiveness=a),
+                        trend_callback(a),
                     )
                 )
-        if "v1" in names:
-            v1 = v1_recommended()
+        if "recommended" in names:
+            rec = recommended()
             pairs.append(
                 (
-                    "v1",
-                    fast_replay(curve, list(v1.criteria), 1e-4, True),
-                    v1_recommended(),
+                    RECOMMENDED,
+                    fast_replay(
+                        curve, list(rec.criteria), **recommended_replay_args(rec)
+                    ),
+                    recommended(),
                 )
             )
         for label, fast, callback in pairs:
@@ -1061,12 +1122,12 @@ def check_v2(curves: list[dict], names=("p10", "recommended", "v1")) -> int:
 
 
 def run_v2(curves: list[dict]) -> dict:
-    from keras_epochkit.callbacks.early_stopping import _RECOMMENDED
+    from keras_epochkit.criteria.trend_patience import _TUNED
 
-    settings = {k: _RECOMMENDED[k] for k in TREND_GRID}
+    settings = {k: _TUNED[k] for k in TREND_GRID}
     report = evaluate_v2(curves, {})
     report["shipped"] = settings
-    report["mismatches"] = check_v2(curves, names=("p10", "recommended"))
+    report["mismatches"] = check_v2(curves, names=("p10", "trend", "recommended"))
     report["overhead"] = overhead(curves)
     o = report["outcomes"]
     print("\nEpochBench v2 per family (leave one family out):")
@@ -1078,7 +1139,7 @@ def run_v2(curves: list[dict]) -> dict:
     print(
         "chosen on all families:", report["all_choice"], o.figures(report["all_choice"])
     )
-    print("shipped settings:", settings)
+    print("TrendPatience.tuned() settings:", settings)
     print("overhead:", report["overhead"])
     report["tables"] = (per_family, overall)
     return report
@@ -1088,20 +1149,38 @@ def write_docs_v2(report: dict) -> None:
     from benchmarks.tables import write_section
 
     o = report["outcomes"]
-    lofo = "held-out recommended (LOFO)"
     per_family, overall = report["tables"]
-    share, hit = o.figures(lofo)
+    share, hit = o.figures(LOFO)
     p10_share, p10_hit = o.figures("keras p=10")
-    free, met, _ = verdict(o, lofo)
+    free, met, _ = verdict(o, LOFO)
+    rec_share, rec_hit = o.figures(RECOMMENDED)
+    rec_beaten = dominating(o, rec_share, rec_hit)
     fams = report["families"]
-    fam_free = sum(verdict(o, lofo, o.family == f)[0] for f in fams)
-    fam_met = sum(verdict(o, lofo, o.family == f)[1] for f in fams)
+    fam_free = sum(verdict(o, LOFO, o.family == f)[0] for f in fams)
+    fam_met = sum(verdict(o, LOFO, o.family == f)[1] for f in fams)
     over = report["overhead"]
-    shipped = ", ".join(f"{k}={v}" for k, v in report["shipped"].items())
+    tuned = ", ".join(f"{k}={v}" for k, v in report["shipped"].items())
     budgets = sorted({int(b) for b in o.budget})
+    rec_text = (
+        f"`EarlyStopping.recommended()` (tuned on recording a, so every family "
+        f"here is new to it) uses {_pct(rec_share)} with {_pct(rec_hit)}; "
+        + (
+            "Keras "
+            + ", ".join(
+                f"`patience={p}` ({_pct(o.figures(f'keras p={p}')[0])} / "
+                f"{_pct(o.figures(f'keras p={p}')[1])})"
+                for p in rec_beaten
+            )
+            + (" dominates" if len(rec_beaten) == 1 else " dominate")
+            + " it on these curves"
+            if rec_beaten
+            else "no Keras patience from 1 to 50 dominates it on these curves"
+        )
+        + "."
+    )
     summary = (
         f"Over all {len(o.curves)} curves, each scored by settings tuned without "
-        f"its family, the new rule uses {_pct(share)} of the budget with a "
+        f"its family, `TrendPatience` uses {_pct(share)} of the budget with a "
         f"{_pct(hit)} hit rate; Keras `patience=10` uses {_pct(p10_share)} with "
         f"{_pct(p10_hit)}. The target (at least `patience=10`'s hit rate with at "
         f"most 80% of its budget, {_pct(0.8 * p10_share)}) is "
@@ -1110,7 +1189,12 @@ def write_docs_v2(report: dict) -> None:
         + ("no" if free else "**a**")
         + " Keras patience from 1 to 50 dominates it overall. Per held-out family, "
         f"the target is met on {fam_met} of {len(fams)} families and no Keras "
-        f"patience dominates it on {fam_free} of {len(fams)}."
+        f"patience dominates it on {fam_free} of {len(fams)}. " + rec_text
+    )
+    agree = (
+        "agrees with the Keras callback replay on every curve"
+        if report["mismatches"] == 0
+        else "disagrees with the Keras callback replay on some curves"
     )
     body = (
         "## EpochBench v2: stopping on curve families never tuned on\n\n"
@@ -1125,35 +1209,38 @@ def write_docs_v2(report: dict) -> None:
         "sets, 30-40% label noise, slow SGD, regression, forecasting, dropout "
         "and input noise. *Budget used* and *hit* are as in the v1 section "
         "below; the hit rate and budget used are averaged over curves.\n\n"
-        "**Leave one family out.** The new rule's settings (`TREND_GRID` in "
-        "`benchmarks/bench_epochbench.py`: "
+        "**Leave one family out.** The settings of `criteria.TrendPatience` "
+        "(`TREND_GRID` in `benchmarks/bench_epochbench.py`: "
         + ", ".join(f"`{k}` in {v}" for k, v in TREND_GRID.items())
         + ") are chosen on every family but one, as the cheapest setting that "
         "reaches Keras `patience=10`'s hit rate on those families, and scored on "
-        "the held-out family. Keras patience is not tuned: every patience from 1 "
-        "to 50 is shown, and *dominated by p=...* lists those at least as cheap "
-        "and as accurate on that family (one of the two strictly). The v1 "
-        "`recommended()` was tuned on the v1 recordings, so every family here is "
-        "new to it.\n\n"
+        "the held-out family; it runs inside `EarlyStopping(criteria=[rule, "
+        "Divergence(10.0, relative=True)], restore_best_weights=True)`. Keras "
+        "patience is not tuned: every patience from 1 to 50 is shown, and "
+        "*dominated by p=...* lists those at least as cheap and as accurate on "
+        "that family (one of the two strictly).\n\n"
         + summary
         + "\n\n"
         + per_family
-        + "\n\n**All curves.** The new `recommended()` ships "
-        f"`{shipped}` (the choice on all families at once: `{report['all_choice']}`); "
-        "`aggressiveness` divides its three waits and moves it along its own "
-        "line. In-sample rows (tuned on these curves) are marked by their "
-        "settings; only the leave-one-family-out row is held out.\n\n"
+        + "\n\n**All curves.** `TrendPatience.tuned()` holds "
+        f"`{tuned}` (the choice on all families at once: "
+        f"`{report['all_choice']}`); its `aggressiveness` divides its three "
+        "waits and moves it along its own line. Those rows are in-sample "
+        "(tuned on these curves); only the leave-one-family-out row is held "
+        "out. `recommended()` is not built on `TrendPatience`: out of family, "
+        "on recordings a and b (section below), `TrendPatience.tuned()` misses "
+        "more often than Keras `patience=10`.\n\n"
         + overall
         + "\n\n![EpochBench v2 Pareto front](guides/img/epochbench-v2.png)\n\n"
-        f"Cost: the criteria of `recommended()` take {1e6 * over['criteria_mean']:.0f} us "
-        f"per epoch end on average over {over['curves']} 200-epoch histories (slowest "
-        f"curve {1e6 * over['criteria_max_curve']:.0f} us per epoch); the whole "
-        f"`EarlyStopping.recommended().on_epoch_end` on a Keras model, weight "
+        f"Cost: the criteria of `TrendPatience.tuned()` (with the divergence "
+        f"guard) take {1e6 * over['criteria_mean']:.0f} us per epoch end on "
+        f"average over {over['curves']} 200-epoch histories (slowest curve "
+        f"{1e6 * over['criteria_max_curve']:.0f} us per epoch); the whole "
+        "`EarlyStopping.on_epoch_end` around them on a Keras model, weight "
         f"snapshots included, takes {1e6 * over['callback_mean']:.0f} us on average "
-        f"(99th percentile {1e6 * over['callback_p99']:.0f} us). The fast replay used "
-        "for the grid agrees with the Keras callback replay on every curve for "
-        "`patience=10` and every `aggressiveness` shown "
-        f"({report['mismatches']} mismatches)."
+        f"(99th percentile {1e6 * over['callback_p99']:.0f} us). The fast replay "
+        f"used for the grid {agree} for `patience=10`, `recommended()` and every "
+        f"`aggressiveness` shown ({report['mismatches']} mismatches)."
     )
     write_section(
         "epochbench-v2", body, command="python benchmarks/bench_epochbench.py"

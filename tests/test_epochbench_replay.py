@@ -81,25 +81,29 @@ def staircase_curve() -> dict:
     }
 
 
-def test_fast_replay_matches_the_keras_callback_replay_for_recommended():
-    import keras_epochkit as ek
-
+def test_fast_replay_matches_the_keras_callback_replay_for_trend_patience():
     curve = staircase_curve()
     for aggressiveness in bench_epochbench.AGGRESSIVENESS:
         fast = bench_epochbench.fast_replay(
             curve, bench_epochbench.trend_rules({}, aggressiveness)
         )
         keras_run = bench_epochbench.replay(
-            curve, ek.callbacks.EarlyStopping.recommended(aggressiveness=aggressiveness)
+            curve, bench_epochbench.trend_callback(aggressiveness)
         )
         assert fast == (keras_run["epochs_run"], keras_run["chosen"])
+    stop = bench_epochbench.recommended()
+    fast = bench_epochbench.fast_replay(
+        curve, list(stop.criteria), **bench_epochbench.recommended_replay_args(stop)
+    )
+    keras_run = bench_epochbench.replay(curve, bench_epochbench.recommended())
+    assert fast == (keras_run["epochs_run"], keras_run["chosen"])
     for patience in (1, 3, 10):
         fast = bench_epochbench.fast_keras(curve, patience)
         keras_run = bench_epochbench.replay(curve, keras_early_stopping(patience))
         assert fast == (keras_run["epochs_run"], keras_run["chosen"])
 
 
-def test_the_learning_rate_drop_keeps_recommended_running_to_the_late_best():
+def test_the_learning_rate_drop_keeps_trend_patience_running_to_the_late_best():
     curve = staircase_curve()
     # Without the drop the count started at epoch 2 would end before epoch 11.
     runs, chosen = bench_epochbench.fast_replay(
@@ -133,3 +137,28 @@ def test_choose_takes_the_cheapest_rule_reaching_the_bar_and_dominating_finds_ke
     # (half the budget, no hit) is dominated by patience 1 (3 epochs, no hit).
     assert bench_epochbench.dominating(outcomes, 1.0, 1.0) == []
     assert 1 in bench_epochbench.dominating(outcomes, 0.5, 0.0)
+
+
+def test_trend_rules_are_trend_patience_tuned_not_recommended():
+    from keras_epochkit import criteria
+
+    rules = bench_epochbench.trend_rules({}, 2.0)
+    assert [type(r) for r in rules] == [criteria.TrendPatience, criteria.Divergence]
+    assert rules[0].get_config() == criteria.TrendPatience.tuned(2.0).get_config()
+
+
+def test_out_of_family_table_lists_keras_recommended_and_trend_patience():
+    names = [f"Keras `EarlyStopping(patience={p})`" for p in (5, 10, 20)]
+    names += ["epochkit `EarlyStopping.recommended()`"]
+    names += [
+        bench_epochbench.trend_label(a)
+        for a in bench_epochbench.OUT_OF_FAMILY_AGGRESSIVENESS
+    ]
+    results = {
+        r: {n: {"share": 0.1 * i, "hit_rate": 0.5} for i, n in enumerate(names)}
+        for r in ("a", "b")
+    }
+    table = bench_epochbench.out_of_family_table(results)
+    assert "Recording a: used / hits" in table and "Recording b" in table
+    assert "`TrendPatience.tuned(aggressiveness=0.7)` (settings chosen on v2)" in table
+    assert "60.0% / 50.0%" in table

@@ -328,11 +328,25 @@ def test_verbose_says_why(capsys):
     assert "best epoch: 1" in out
 
 
-def test_recommended_reads_the_module_settings_and_accepts_overrides():
+def test_recommended_reads_the_module_settings_and_accepts_overrides(monkeypatch):
+    from keras_epochkit.callbacks import early_stopping
+
     stop = EarlyStopping.recommended()
     assert stop.restore_best_weights
-    kinds = [type(c) for c in stop.criteria]
-    assert criteria.Patience in kinds
+    assert [type(c) for c in stop.criteria] == [criteria.Patience, criteria.Divergence]
+    rule = stop.criteria[0]
+    settings = early_stopping._RECOMMENDED
+    assert rule.patience == settings["patience"]
+    assert (rule.smoothing, rule.smoothing_window) == (
+        settings["smoothing"],
+        settings["smoothing_window"],
+    )
+    assert stop.min_delta == settings["min_delta"]
+    assert stop.min_delta_mode == settings["min_delta_mode"]
+    assert stop.criteria[1].relative
+    monkeypatch.setitem(early_stopping._RECOMMENDED, "patience", 7)
+    assert EarlyStopping.recommended().criteria[0].patience == 7
+    monkeypatch.undo()
     custom = EarlyStopping.recommended(
         monitor="val_accuracy", patience=3, divergence=None
     )

@@ -146,18 +146,33 @@ def test_bad_arguments_raise_naming_the_argument(kwargs):
         TrendPatience(**kwargs)
 
 
-def test_recommended_builds_trend_patience_and_aggressiveness_divides_the_waits():
-    stop = EarlyStopping.recommended()
-    rule = stop.criteria[0]
-    assert isinstance(rule, TrendPatience) and stop.restore_best_weights
-    fast = EarlyStopping.recommended(aggressiveness=2.0).criteria[0]
-    assert fast.patience == max(1, round(rule.patience / 2))
-    assert fast.plateau_patience == max(1, round(rule.plateau_patience / 2))
+def test_tuned_holds_the_v2_settings_and_aggressiveness_divides_the_waits():
+    from keras_epochkit.criteria.trend_patience import _TUNED
+
+    rule = TrendPatience.tuned()
+    assert isinstance(rule, TrendPatience)
+    config = rule.get_config()
+    assert {k: config[k] for k in _TUNED} == _TUNED
+    fast = TrendPatience.tuned(aggressiveness=2.0)
+    assert fast.patience == max(1, round(_TUNED["patience"] / 2))
+    assert fast.overfit_patience == max(1, round(_TUNED["overfit_patience"] / 2))
+    assert fast.plateau_patience == max(1, round(_TUNED["plateau_patience"] / 2))
+    assert fast.forecast_tolerance == pytest.approx(2 * _TUNED["forecast_tolerance"])
+    slow = TrendPatience.tuned(aggressiveness=0.5, patience=8, forecast_tolerance=None)
+    assert slow.patience == 16 and slow.forecast_tolerance is None
     with pytest.raises(ValueError, match="`aggressiveness` must be"):
-        EarlyStopping.recommended(aggressiveness=0)
+        TrendPatience.tuned(aggressiveness=0)
 
 
-def test_recommended_on_a_real_fit_replays_to_the_same_stop_from_the_logs():
+def test_recommended_does_not_build_trend_patience():
+    # recommended() keeps the patience rule tuned on recording a: the
+    # TrendPatience settings missed more often than Keras patience=10 on
+    # curves they were not tuned on.
+    stop = EarlyStopping.recommended()
+    assert not any(isinstance(c, TrendPatience) for c in stop.criteria)
+
+
+def test_trend_patience_in_early_stopping_criteria_on_a_real_fit_replays_to_the_same_stop():
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype("float32")
     model = keras.Sequential(
@@ -170,7 +185,7 @@ def test_recommended_on_a_real_fit_replays_to_the_same_stop_from_the_logs():
     model.compile(
         optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy"
     )
-    stop = EarlyStopping.recommended()
+    stop = EarlyStopping(criteria=[TrendPatience.tuned()], restore_best_weights=True)
     lr = keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=3)
     history = model.fit(
         x[:300],
