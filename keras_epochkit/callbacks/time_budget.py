@@ -32,6 +32,15 @@ class TimeBudget(StatefulCallback):
     for epochs too long to stop between. So training never runs past the
     deadline by more than the misforecast of one epoch (or batch).
 
+    By default the callback keeps Keras's batch ends off the training thread
+    (`async_safe`): its batch hook only notes when the epoch's first batch
+    ended, so Keras needs no device sync per batch for it. With
+    `stop_mid_epoch=True` the hook must decide before the next batch starts,
+    so it runs on the training thread: Keras then converts every batch's
+    logs there, a device sync per batch, which costs training time on
+    backends that dispatch asynchronously (JAX, PyTorch). Use it only for
+    epochs too long to stop between.
+
     The decision is the same on every process of a multi-process run: the
     elapsed time and the forecast are the maxima over the processes
     (`keras_epochkit.distribute.max_across_processes`), so every process
@@ -52,7 +61,8 @@ class TimeBudget(StatefulCallback):
             when it is a `keras_epochkit.schedules` schedule; otherwise the
             callback only stops on time).
         stop_mid_epoch: also stop at a batch end when the next batch would
-            pass the deadline. Defaults to `False`.
+            pass the deadline; this adds a device sync per batch (see
+            above). Defaults to `False`.
         clock: a function returning seconds, for tests. Defaults to
             `time.monotonic`.
         verbose: 1 prints the forecast each epoch and the stop. Defaults
@@ -103,6 +113,15 @@ class TimeBudget(StatefulCallback):
         self._started = None
         self.reset_state()
 
+    @property
+    def async_safe(self) -> bool:
+        """Whether Keras may run the batch hook off the training thread.
+
+        True unless `stop_mid_epoch`: then the hook must stop training
+        before the next batch starts, so it runs synchronously.
+        """
+        return not self.stop_mid_epoch
+
     def reset_state(self) -> None:
         """Forgets the time spent: called by every `on_train_begin` not resuming."""
         self._spent_before = 0.0
@@ -135,7 +154,8 @@ class TimeBudget(StatefulCallback):
         super().on_train_begin(logs)
         self._started = self.clock()
         self._forecasts = []
-        self._first_batch_end = None
+        self._first_batch_ends = {}
+        self._first_batches = float("inf")
         self._epoch = 0
         self._batch_seconds = 0.0
         self.stopped_epoch = None
@@ -147,7 +167,8 @@ class TimeBudget(StatefulCallback):
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self._epoch = epoch
         self._epoch_started = self.clock()
-        self._first_batch_end = None
+        self._first_batch_ends = {}
+        self._first_batches = float("inf")
         self._epoch_step = _budget.iterations(self.model)
         if self._schedule is not None and not self._bound and self._steps_per_epoch:
             # Until an epoch is measured, plan for the epochs `fit` asked for.
@@ -163,8 +184,13 @@ class TimeBudget(StatefulCallback):
             self._batch_started = self.clock()
 
     def on_train_batch_end(self, batch, logs=None) -> None:
-        if self._first_batch_end is None:
-            self._first_batch_end = (self.clock(), batch + 1)
+        if batch + 1 < self._first_batches:
+            # Off the training thread, batch ends may arrive out of order and
+            # concurrently: each candidate stores its own entry (one atomic
+            # dict store), and the epoch's end reads the earliest batch's.
+            # Keras converted this batch's logs first, so its step is done.
+            self._first_batch_ends.setdefault(batch + 1, self.clock())
+            self._first_batches = min(self._first_batches, batch + 1)
         if not self.stop_mid_epoch:
             return
         seconds = self.clock() - self._batch_started
@@ -205,9 +231,10 @@ class TimeBudget(StatefulCallback):
     def _steady_epoch_seconds(self, now: float) -> float:
         """The epoch's duration without its first batch, scaled to all batches."""
         whole = now - self._epoch_started
-        if self._first_batch_end is None:
+        if not self._first_batch_ends:
             return whole
-        first_end, first_batches = self._first_batch_end
+        first_batches = min(self._first_batch_ends)
+        first_end = self._first_batch_ends[first_batches]
         batches = self._batches_in_epoch()
         if batches is None or batches <= first_batches:
             return whole

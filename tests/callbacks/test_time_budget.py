@@ -91,6 +91,85 @@ def test_stop_mid_epoch_stops_at_a_batch_end_when_an_epoch_is_too_long():
     assert clock.now == 160.0  # without it, the first epoch runs to its end
 
 
+def test_the_forecast_leaves_out_the_compiling_first_batch(capsys):
+    # The first batch compiles for 100 s, the others take 10 s: the first
+    # epoch lasts 130 s, a steady one 40 s.
+    clock = FakeClock(lambda step: 100.0 if step == 0 else 10.0)
+    schedule = schedules.LinearDecay(0.01)
+    budget = TimeBudget(minutes=5, clock=clock, verbose=1)
+    history = fit(probe_model(schedule), clock, budget)
+    first = capsys.readouterr().out.splitlines()[0]
+    # Counting the compile would forecast 130 s and plan 1 more epoch.
+    assert "130.0s of 300.0s used, about 40.0s per epoch, 4 more" in first
+    # 130 s, then 40 s per epoch: 4 more fit (290 s), a fifth would pass 300 s.
+    assert len(history.history["loss"]) == 5
+    assert clock.now == 290.0
+    assert schedule.total_steps == 20
+
+
+def test_batch_ends_arriving_out_of_order_time_from_the_earliest_batch(capsys):
+    # Off the training thread, batch ends may arrive out of order: the epoch
+    # is still timed from the end of its first batch.
+    model = probe_model(0.01)
+    now = [0.0]
+    budget = TimeBudget(minutes=10, clock=lambda: now[0], verbose=1)
+    callbacks = keras.callbacks.CallbackList(
+        [budget], model=model, epochs=5, steps=4, verbose=0
+    )
+    callbacks.on_train_begin()
+    callbacks.on_epoch_begin(0)
+    for batch, seconds in [(2, 100.0), (0, 70.0), (1, 90.0), (3, 110.0)]:
+        now[0] = seconds
+        budget.on_train_batch_end(batch)
+    now[0] = 110.0
+    callbacks.on_epoch_end(0, {})
+    # From the first batch's end (70 s) to 110 s is 3 batches: 4 take 53.3 s.
+    assert "about 53.3s per epoch" in capsys.readouterr().out
+    callbacks.on_train_end()
+
+
+def test_keeps_keras_dispatching_batch_ends_off_the_training_thread():
+    # Keras runs batch ends on a thread pool (no device sync per batch) on
+    # thread-safe backends, unless a callback overrides the batch hook without
+    # declaring it async-safe; stopping mid-epoch needs the hook in step.
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    baseline = keras.callbacks.CallbackList([], model=model)
+    default = keras.callbacks.CallbackList([TimeBudget(minutes=1)], model=model)
+    mid_epoch = keras.callbacks.CallbackList(
+        [TimeBudget(minutes=1, stop_mid_epoch=True)], model=model
+    )
+    assert default._async_train == baseline._async_train
+    assert mid_epoch._async_train is False
+
+
+def test_during_fit_batch_ends_run_where_they_run_without_it():
+    import threading
+
+    class Where(keras.callbacks.Callback):
+        async_safe = True
+
+        def __init__(self):
+            super().__init__()
+            self.threads = set()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.threads.add(threading.current_thread() is threading.main_thread())
+
+    def on_main_thread(*callbacks):
+        where = Where()
+        x, y = probe_data(64)
+        probe_model(0.01).fit(
+            x, y, batch_size=8, epochs=2, verbose=0, callbacks=[where, *callbacks]
+        )
+        return where.threads
+
+    baseline = on_main_thread()
+    assert on_main_thread(TimeBudget(minutes=10)) == baseline
+    assert on_main_thread(TimeBudget(minutes=10, stop_mid_epoch=True)) == {True}
+    if keras.backend.backend() in ("jax", "torch"):  # thread-safe backends
+        assert baseline == {False}
+
+
 def test_a_fixed_learning_rate_is_only_stopped_on_time():
     clock = FakeClock(10.0)
     model = probe_model(0.01)
