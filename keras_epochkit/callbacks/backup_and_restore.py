@@ -216,7 +216,13 @@ class BackupAndRestore(keras.callbacks.Callback):
             )
         _keyed(self.callbacks)  # a state_key assigned since __init__ may clash
         # Before the first step, so that on JAX the compiled step is traced
-        # once with the schedule's state among the optimizer's variables.
+        # once with the schedule's state among the optimizer's variables. The
+        # optimizer is built first, as `fit` builds it before any callback
+        # runs, so the state comes after the optimizer's own variables in
+        # every writer and reader of a backup.
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(model.trainable_variables)
         _budget_schedule(model)
         self._check_writable()
         self.restored_epoch = None
