@@ -246,8 +246,6 @@ class TimeBudget(StatefulCallback):
 
     def on_train_end(self, logs=None) -> None:
         super().on_train_end(logs)
-        if self._schedule is not None:
-            self._schedule.detach()
         self._spent_before = self.elapsed_seconds
         self._started = None
 
