@@ -19,13 +19,16 @@ from keras_epochkit import _atomic
 from keras_epochkit._core.validation import check_bool
 from keras_epochkit._core.validation import invalid
 from keras_epochkit._version import __version__
+from keras_epochkit.callbacks import _resume
 from keras_epochkit.callbacks._budget import inner_optimizer
 from keras_epochkit.schedules.budget_schedule import BudgetSchedule
 
 # Bump when the layout of a backup changes; see `BackupAndRestore` for what a
 # reader does with a backup written in another format. Format 2: callback
 # states keyed by `state_key`, the budget schedule's state in `state.json`.
-BACKUP_FORMAT = 2
+# Format 3: every callback of the fit, Keras's built-ins included; an epoch's
+# backup names the callbacks that had not yet seen the epoch, with its logs.
+BACKUP_FORMAT = 3
 
 _LATEST = "LATEST"
 _WEIGHTS = "model.weights.h5"
@@ -42,12 +45,15 @@ class BackupAndRestore(keras.callbacks.Callback):
     optimizer's state and the epoch, restored at the start of the next `fit`
     after an interruption), plus:
 
-    - the state of the callbacks passed in `callbacks` (keras-epochkit's
-      `EarlyStopping` with its best weights, `OverfittingMonitor`,
-      `EpochBudget`, `TimeBudget`, `AugmentationScheduler`,
-      `ClassificationReport`, or any callback of yours that follows the
-      protocol below), so a resumed run makes the decisions an uninterrupted
-      one would have made;
+    - the state of **every callback in the same `fit`**, found on its own:
+      keras-epochkit's callbacks and any callback with `get_state()` /
+      `set_state(state)`; Keras's `EarlyStopping`, `ReduceLROnPlateau`,
+      `ModelCheckpoint`, `CSVLogger` and `History` through adapters over
+      their public attributes (see the resuming guide for what each keeps).
+      A resumed run makes the decisions the uninterrupted one would have
+      made, and `fit` returns the whole run's history. A callback of yours
+      whose attributes change during training but that has no `get_state`
+      is named in one warning;
     - the state of the model's random generators (`keras.random.SeedGenerator`,
       used by dropout and augmentation layers), which `save_weights` omits.
       Give such layers a `seed` for an exact resume: on PyTorch, a `Dropout`
@@ -56,19 +62,25 @@ class BackupAndRestore(keras.callbacks.Callback):
     - crash safety: a backup is written to a fresh directory, fsynced, and only
       then published by atomically replacing the `LATEST` pointer file, so a
       kill at any instant leaves the previous backup or the new one, never a
-      torn one;
+      torn one. The previous backup is always kept, and used when the newest
+      cannot be read;
     - checks: a backup written by a different model, or in a backup format
       this version cannot read, raises `ValueError` instead of resuming wrong.
 
-    **When it acts.** A callback only sees its own hooks, and callbacks run in
-    list order, so this one works where every sibling has finished: it
-    restores the weights, optimizer and random generators in `on_train_begin`
-    (Keras reads the epoch to resume from right after it), restores the
-    callbacks' states at the first `on_epoch_begin` (after every callback has
-    reset itself in `on_train_begin`), and writes the backup of epoch `k` at
-    `on_epoch_begin` of epoch `k + 1` (after every callback's `on_epoch_end`)
-    and at `on_train_end` when `delete_checkpoint=False`. Its place in the
-    callback list therefore does not matter.
+    **When it acts.** When `fit` builds its callback list, this callback
+    finds the list (`keras.callbacks.CallbackList`, which calls every
+    callback's hooks) and appends a small companion after every other
+    callback, Keras's `History` and progress bar included. The companion
+    restores the weights, the optimizer, the generators and every callback's
+    state once every callback has run `on_train_begin`. Each epoch is backed
+    up twice: at this callback's own `on_epoch_end`, as Keras does, so an
+    error raised by a later callback does not cost the epoch (that backup
+    names the callbacks that had not seen the epoch yet and keeps the
+    epoch's logs; a resume from it replays their `on_epoch_end`), and again
+    by the companion once every callback has finished the epoch. Its place in
+    the list therefore does not matter. A run that had stopped (an early stop,
+    say) when it was interrupted resumes as stopped: `fit` trains no further
+    epoch.
 
     **The state protocol.** A callback joins by implementing two methods:
 
@@ -78,23 +90,30 @@ class BackupAndRestore(keras.callbacks.Callback):
     - `set_state(state: dict) -> None`: puts the callback back exactly as it
       was when `get_state` was called, including any variable it drives.
 
-    `set_state` runs at the first `on_epoch_begin` of the resumed `fit`, after
-    the callback's own `on_train_begin`.
+    `set_state` runs in the resumed `fit` after every callback's
+    `on_train_begin`.
 
     **Keys, not positions.** Each state is kept under the callback's stable
     key: its `state_key` (keras-epochkit's callbacks have one: the class name,
     plus `[monitor]` for a callback with a `monitor`, or a name you assign),
-    else its class name plus `[monitor]` when it has a `monitor` attribute.
-    Reordering `callbacks` between the interrupted run and the resumed one
+    else its class name plus `[monitor]` when it has a `monitor` attribute;
+    Keras's built-ins are kept as `keras.<Class>[monitor or file]`.
+    Reordering the callbacks between the interrupted run and the resumed one
     therefore restores the same states. Two callbacks with the same key raise
     `ValueError`: assign `state_key` to tell them apart. A callback added
-    since the backup, or one the backup has and `callbacks` no longer does,
-    is named in a warning and the others are restored; with `strict=True` the
+    since the backup, or one the backup has and the fit no longer does, is
+    named in a warning and the others are restored; with `strict=True` the
     resume is refused with a `ValueError` instead.
 
     The optimizer's budget schedule (`keras_epochkit.schedules`), when it has
     one, is kept too: its state is saved with the backup and put back with
     the weights.
+
+    **Hooks called by hand.** When this callback's hooks are not called
+    through a `keras.callbacks.CallbackList`, it cannot see the other
+    callbacks: it keeps the states of the objects passed in `callbacks` only,
+    restores them at the first `on_epoch_begin` and backs up at its own
+    `on_epoch_end`.
 
     **Versions.** A backup records its format number (`BACKUP_FORMAT`) and
     the keras-epochkit version that wrote it. A backup in the same format is
@@ -113,14 +132,17 @@ class BackupAndRestore(keras.callbacks.Callback):
         backup_dir: directory for the backup; used by this callback alone.
         save_freq: `"epoch"` or a positive integer number of batches.
             Defaults to `"epoch"`.
-        double_checkpoint: keep the previous backup too, and fall back to it
-            when the latest cannot be read. Defaults to `False`.
+        double_checkpoint: keep two earlier backups instead of one, to fall
+            back further when the newest cannot be read. Defaults to `False`
+            (the newest and the one before it are kept).
         delete_checkpoint: delete the backup when `fit` ends normally.
             Defaults to `True`.
-        callbacks: keyword-only; the callbacks whose state to keep, each with
-            `get_state` and `set_state`. Defaults to `None` (none).
+        callbacks: keyword-only; more objects whose state to keep, each with
+            `get_state` and `set_state`: a data loader's position, say. The
+            callbacks of the `fit` need not be listed here. Defaults to
+            `None`.
         strict: keyword-only; refuse to resume when the backup's callback
-            keys differ from those of `callbacks`, instead of warning and
+            keys differ from those of this fit, instead of warning and
             restoring the ones both have. Defaults to `False`.
 
     Examples:
@@ -141,8 +163,8 @@ class BackupAndRestore(keras.callbacks.Callback):
         ... except RuntimeError:
         ...     pass
         >>> history = model.fit(x, y, epochs=6, callbacks=[backup], verbose=0)
-        >>> len(history.history["loss"])  # epochs 3, 4 and 5 only
-        3
+        >>> history.epoch  # 0-2 restored from the backup, 3-5 trained
+        [0, 1, 2, 3, 4, 5]
     """
 
     def __init__(
@@ -175,22 +197,22 @@ class BackupAndRestore(keras.callbacks.Callback):
                 save_freq,
             )
         if callbacks is not None and not isinstance(callbacks, (list, tuple)):
-            raise invalid("callbacks", "a list of callbacks or None", callbacks)
+            raise invalid("callbacks", "a list of objects or None", callbacks)
         self.callbacks = list(callbacks or [])
         for callback in self.callbacks:
-            missing = [
-                name
-                for name in ("get_state", "set_state")
-                if not callable(getattr(callback, name, None))
-            ]
-            if missing:
+            if not _resume.has_protocol(callback):
+                missing = [
+                    name
+                    for name in ("get_state", "set_state")
+                    if not callable(getattr(callback, name, None))
+                ]
                 raise ValueError(
-                    f"Every callback in `callbacks` needs get_state() and "
+                    f"Every object in `callbacks` needs get_state() and "
                     f"set_state(state); {type(callback).__name__} lacks "
                     f"{' and '.join(missing)}. See the BackupAndRestore "
                     "docstring for the protocol."
                 )
-        _keyed(self.callbacks)  # two callbacks under one key fail here
+        _keyed([_resume.handle_for(c) for c in self.callbacks])  # clashes fail here
         self.strict = check_bool("strict", strict)
         self.save_freq = save_freq
         # Saving by epoch leaves the batch hook empty, so Keras may keep
@@ -199,11 +221,73 @@ class BackupAndRestore(keras.callbacks.Callback):
         self.double_checkpoint = bool(double_checkpoint)
         self.delete_checkpoint = bool(delete_checkpoint)
         self.restored_epoch: int | None = None
-        self._pending_callback_states: dict | None = None
+        self._finisher = _Finisher(self)
+        self._listed: list | None = None  # the fit's callbacks, in order
+        self._handles: list[_resume.Handle] = []
+        self._after: set[str] = set()  # keys of the handles listed after this one
+        self._prepared: list = []
+        self._watched: dict = {}
+        self._warned: set[str] = set()
+        self._pending_states: dict | None = None
         self._set_initial_epoch = False
         self._first_epoch: int | None = None
         self._current_epoch = 0
         self._batches_since_save = 0
+        self._complete = True
+
+    # -- finding the fit's callbacks --------------------------------------
+
+    def set_model(self, model):
+        super().set_model(model)
+        listing = _resume.find_callback_list(self)
+        if listing is None:
+            # Hooks called by hand: only `callbacks` is kept (see the docstring).
+            self._listed = None
+            return
+        if not any(c is self._finisher for c in listing.callbacks):
+            # A new list, so that Keras's loop over the old one is undisturbed.
+            listing.callbacks = [*listing.callbacks, self._finisher]
+            self._finisher.set_model(model)
+        self._listed = listing.callbacks
+        if self._has_backup():
+            for callback in self._listed:
+                adapter = _resume.adapter_for(callback)
+                if adapter is not None and not _resume.has_protocol(callback):
+                    adapter.prepare(callback)
+                    self._prepared.append((adapter, callback))
+
+    def _collect(self) -> None:
+        """The handles of every callback whose state a backup keeps."""
+        handles, after, seen = [], set(), set()
+        self._watched = {}
+        listed = self._listed if self._listed is not None else []
+        position = next((i for i, c in enumerate(listed) if c is self), len(listed))
+        for index, callback in enumerate([*listed, *self.callbacks]):
+            if id(callback) in seen or callback is self or callback is self._finisher:
+                continue
+            seen.add(id(callback))
+            handle = _resume.handle_for(callback)
+            if handle is None:
+                if not isinstance(callback, _resume.STATELESS):
+                    self._watched[id(callback)] = (
+                        callback,
+                        _resume.fingerprint(callback),
+                    )
+                continue
+            handles.append(handle)
+            if position < index < len(listed):
+                after.add(handle.key)
+        _keyed(handles)
+        self._handles, self._after = handles, after
+
+    def _warn_unkept(self) -> None:
+        for callback, picture in list(self._watched.values()):
+            changed = _resume.changed_attributes(callback, picture)
+            name = type(callback).__name__
+            if changed and name not in self._warned:
+                self._warned.add(name)
+                _resume.warn_unkept(callback, changed)
+        self._watched = {}
 
     # -- Keras hooks ------------------------------------------------------
 
@@ -214,36 +298,25 @@ class BackupAndRestore(keras.callbacks.Callback):
                 "BackupAndRestore needs a built model before fit(): call the "
                 "model on a batch or give it an Input first."
             )
-        _keyed(self.callbacks)  # a state_key assigned since __init__ may clash
-        # Before the first step, so that on JAX the compiled step is traced
-        # once with the schedule's state among the optimizer's variables. The
-        # optimizer is built first, as `fit` builds it before any callback
-        # runs, so the state comes after the optimizer's own variables in
-        # every writer and reader of a backup.
-        optimizer = getattr(model, "optimizer", None)
-        if optimizer is not None and not optimizer.built:
-            optimizer.build(model.trainable_variables)
-        _budget_schedule(model)
         self._check_writable()
         self.restored_epoch = None
-        self._pending_callback_states = None
+        self._pending_states = None
         self._set_initial_epoch = False
         self._first_epoch = None
         self._batches_since_save = 0
-        self._restore_newest_readable()
+        if self._listed is None:
+            self._begin()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
         self._batches_since_save = 0
         if self._first_epoch is None:
             self._first_epoch = epoch
-            if self._pending_callback_states is not None:
-                self._restore_callbacks(self._pending_callback_states)
-                self._pending_callback_states = None
-            return
-        if self.save_freq == "epoch":
-            # Every callback has finished the previous epoch by now.
-            self._save(epoch=epoch, batch=0)
+            if self._pending_states is not None:
+                # Hooks called by hand: the states go back once every
+                # callback has reset itself.
+                self._apply(self._pending_states, epoch)
+                self._pending_states = None
 
     def on_train_batch_end(self, batch, logs=None):
         if self.save_freq == "epoch":
@@ -255,16 +328,68 @@ class BackupAndRestore(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch = epoch + 1
+        if self.save_freq != "epoch":
+            return
+        # The epoch is trained: back it up now, as Keras does, so that an
+        # error raised by a later callback does not cost the epoch. The
+        # callbacks listed after this one have not seen the epoch yet; the
+        # backup names them and keeps the epoch's logs, and a resume replays
+        # their `on_epoch_end`, unless the complete backup written once they
+        # have all finished (by `_Finisher`) replaces it first.
+        pending = sorted(self._after) if self._listed is not None else []
+        self._save(epoch=epoch + 1, batch=0, pending=pending, logs=logs)
+        self._complete = not pending
 
     def on_train_end(self, logs=None):
+        if self._listed is None:
+            self._end()
+
+    # -- the parts that run after every other callback ----------------------
+
+    def _begin(self) -> None:
+        """Restores the newest readable backup; every callback has begun."""
+        model = self.model
+        self._collect()
+        # Before the first step, so that on JAX the compiled step is traced
+        # once with the schedule's state among the optimizer's variables. The
+        # optimizer is built first, as `fit` builds it before any callback
+        # runs, so the state comes after the optimizer's own variables in
+        # every writer and reader of a backup.
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        _budget_schedule(model)
+        self._complete = True
+        state = self._newest_readable()
+        if state is None:
+            return
+        self._restore(state)
+        if self._listed is None:
+            self._pending_states = state
+        else:
+            self._apply(state, state["epoch"])
+
+    def _epoch_complete(self, epoch: int) -> None:
+        """Every callback has finished `epoch`."""
+        if self._watched:
+            self._warn_unkept()
+        if self.save_freq == "epoch" and not self._complete:
+            self._save(epoch=epoch + 1, batch=0)
+            self._complete = True
+
+    def _end(self) -> None:
         if self._set_initial_epoch:
             # Keras reads this on every fit; a later fit must start afresh.
             self.model._initial_epoch = None
             self._set_initial_epoch = False
+        for adapter, callback in self._prepared:
+            adapter.finish(callback)
+        self._prepared = []
         if self.delete_checkpoint:
             self._delete_backup()
-        elif self._first_epoch is not None:
-            self._save(epoch=self._current_epoch, batch=0)
+        elif self._first_epoch is not None or self.restored_epoch is not None:
+            # The run ended normally: a later fit continues from here.
+            self._save(epoch=self._current_epoch, batch=0, stopped=False)
 
     # -- writing ----------------------------------------------------------
 
@@ -283,7 +408,15 @@ class BackupAndRestore(keras.callbacks.Callback):
                 f"`backup_dir` {str(self.backup_dir)!r} is not writable: {error}"
             ) from error
 
-    def _save(self, *, epoch: int, batch: int) -> None:
+    def _save(
+        self,
+        *,
+        epoch: int,
+        batch: int,
+        pending: list[str] | None = None,
+        logs: dict | None = None,
+        stopped: bool | None = None,
+    ) -> None:
         model = self.model
         schedule = _budget_schedule(model)
         arrays: dict[str, np.ndarray] = {}
@@ -293,6 +426,9 @@ class BackupAndRestore(keras.callbacks.Callback):
             "backend": keras.backend.backend(),
             "epoch": int(epoch),
             "batch": int(batch),
+            "stopped": bool(model.stop_training if stopped is None else stopped),
+            "pending": list(pending or []),
+            "logs": _encode(dict(logs or {}) if pending else None, arrays, "logs"),
             "model": _model_signature(model),
             "seed_generators": _encode(
                 [keras.ops.convert_to_numpy(g.state) for g in _seed_generators(model)],
@@ -301,8 +437,8 @@ class BackupAndRestore(keras.callbacks.Callback):
             ),
             "schedule": None if schedule is None else schedule.get_state(),
             "callbacks": {
-                key: _encode(callback.get_state(), arrays, key)
-                for key, callback in _keyed(self.callbacks).items()
+                handle.key: _encode(handle.get_state(), arrays, handle.key)
+                for handle in self._handles
             },
         }
         staging = self.backup_dir / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
@@ -351,11 +487,10 @@ class BackupAndRestore(keras.callbacks.Callback):
         return int(names[-1][len(_CHECKPOINT_PREFIX) :]) + 1 if names else 0
 
     def _prune(self, keep: str) -> None:
-        names = self._checkpoints()
-        keep_names = {keep}
-        if self.double_checkpoint:
-            older = [n for n in names if n < keep]
-            keep_names.update(older[-1:])
+        """Keeps the newest backup and the one before it (two before it with
+        `double_checkpoint=True`), to fall back to when the newest is damaged."""
+        older = [n for n in self._checkpoints() if n < keep]
+        keep_names = {keep, *older[-(2 if self.double_checkpoint else 1) :]}
         for path in self.backup_dir.iterdir():
             stale_checkpoint = (
                 path.name.startswith(_CHECKPOINT_PREFIX) and path.name not in keep_names
@@ -365,31 +500,56 @@ class BackupAndRestore(keras.callbacks.Callback):
 
     # -- reading ----------------------------------------------------------
 
+    def _has_backup(self) -> bool:
+        return (self.backup_dir / _LATEST).exists() or bool(self._checkpoints())
+
     def _latest_name(self) -> str | None:
         pointer = self.backup_dir / _LATEST
-        if not pointer.exists():
+        try:
+            name = json.loads(pointer.read_text())["checkpoint"]
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        return json.loads(pointer.read_text())["checkpoint"]
+        return name if isinstance(name, str) else None
 
-    def _restore_newest_readable(self) -> None:
-        """Restores the newest backup that loads; does nothing without one."""
+    def _newest_readable(self) -> dict | None:
+        """The newest backup that loads, falling back to older ones; None without one.
+
+        The pointer names the newest published backup; when it or that
+        backup is damaged, the ones before it are tried, newest first.
+        """
+        names = self._checkpoints()
         latest = self._latest_name()
-        if latest is None:
-            return
-        candidates = [latest]
-        if self.double_checkpoint:
-            candidates += [n for n in reversed(self._checkpoints()) if n < latest][:1]
+        if latest is not None and latest in names:
+            candidates = [latest] + [n for n in reversed(names) if n < latest]
+        else:
+            candidates = list(reversed(names))
+        if not candidates:
+            if (self.backup_dir / _LATEST).exists():
+                raise OSError(
+                    f"No readable backup in {str(self.backup_dir)!r}: the LATEST "
+                    "pointer names no backup directory."
+                )
+            return None
         errors = []
         for name in candidates:
             try:
+                state = self._read(self.backup_dir / name)
                 # A torn weights file only shows when loaded, so load here;
                 # a fallback load then overwrites whatever part was read.
-                self._restore(self._read(self.backup_dir / name))
-                return
+                self.model.load_weights(state["weights_path"])
             except _IncompatibleBackup:
                 raise
-            except (OSError, ValueError, KeyError) as error:
+            except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
                 errors.append(f"{name}: {error}")
+                continue
+            if errors:
+                warnings.warn(
+                    f"The newest backup in {str(self.backup_dir)!r} could not be "
+                    f"read ({'; '.join(errors)}); resuming from {name} instead.",
+                    _resume.ResumeWarning,
+                    stacklevel=3,
+                )
+            return state
         raise OSError(
             f"No readable backup in {str(self.backup_dir)!r}: " + "; ".join(errors)
         )
@@ -415,6 +575,7 @@ class BackupAndRestore(keras.callbacks.Callback):
         with np.load(directory / _ARRAYS) as npz:
             arrays = {name: npz[name] for name in npz.files}
         state["seed_generators"] = _decode(state["seed_generators"], arrays)
+        state["logs"] = _decode(state.get("logs"), arrays)
         state["callbacks"] = {
             key: _decode(value, arrays) for key, value in state["callbacks"].items()
         }
@@ -424,7 +585,7 @@ class BackupAndRestore(keras.callbacks.Callback):
         return state
 
     def _check_keys(self, saved: list[str]) -> None:
-        keys = list(_keyed(self.callbacks))
+        keys = [handle.key for handle in self._handles]
         added = [key for key in keys if key not in saved]
         removed = [key for key in saved if key not in keys]
         if not (added or removed):
@@ -433,7 +594,7 @@ class BackupAndRestore(keras.callbacks.Callback):
         if added:
             parts.append(f"no state for {added} (added since the backup)")
         if removed:
-            parts.append(f"a state for {removed}, which `callbacks` no longer has")
+            parts.append(f"a state for {removed}, which this fit no longer has")
         message = (
             f"The backup in {str(self.backup_dir)!r} has " + " and ".join(parts) + "."
         )
@@ -445,16 +606,14 @@ class BackupAndRestore(keras.callbacks.Callback):
         warnings.warn(
             f"{message} Restoring the other callbacks' states; the added ones "
             "start afresh.",
-            stacklevel=3,
+            _resume.ResumeWarning,
+            stacklevel=4,
         )
 
     def _restore(self, state: dict) -> None:
+        """Puts back the weights, the schedule, the generators and the epoch."""
         model = self.model
-        optimizer = getattr(model, "optimizer", None)
-        if optimizer is not None and not optimizer.built:
-            optimizer.build(model.trainable_variables)
         schedule = _budget_schedule(model)
-        model.load_weights(state["weights_path"])
         if schedule is not None and state.get("schedule") is not None:
             schedule.set_state(state["schedule"])
         generators = _seed_generators(model)
@@ -463,12 +622,53 @@ class BackupAndRestore(keras.callbacks.Callback):
         model._initial_epoch = state["epoch"]
         self._set_initial_epoch = True
         self.restored_epoch = state["epoch"]
-        self._pending_callback_states = state["callbacks"]
+        self._current_epoch = state["epoch"]
 
-    def _restore_callbacks(self, states: dict) -> None:
-        for key, callback in _keyed(self.callbacks).items():
-            if key in states:
-                callback.set_state(states[key])
+    def _set_states(self, state: dict) -> None:
+        saved = state["callbacks"]
+        for handle in self._handles:
+            if handle.key in saved:
+                handle.set_state(saved[handle.key])
+
+    def _apply(self, state: dict, epoch: int) -> None:
+        """Puts back the callbacks' states and replays what they had not seen."""
+        self._set_states(state)
+        saved = state["callbacks"]
+        pending = set(state.get("pending") or [])
+        if pending and state.get("logs") is not None:
+            logs = dict(state["logs"])  # one dict, shared as Keras shares it
+            for handle in self._handles:
+                if handle.key in pending and handle.key in saved:
+                    handle.replay_epoch_end(state["epoch"] - 1, logs)
+        if state.get("stopped") or self.model.stop_training:
+            # The run had stopped: the resumed fit trains no further epoch.
+            epochs = (self.params or {}).get("epochs")
+            if epochs is not None:
+                self.model._initial_epoch = max(int(epochs), state["epoch"])
+            self.model.stop_training = True
+
+
+class _Finisher(keras.callbacks.Callback):
+    """The part of `BackupAndRestore` that runs after every other callback.
+
+    `BackupAndRestore` appends it to the fit's callback list, after Keras's
+    `History` and progress bar: it restores once every callback has reset
+    itself, and completes the epoch's backup once every callback has
+    finished the epoch.
+    """
+
+    def __init__(self, owner: BackupAndRestore):
+        super().__init__()
+        self._owner = owner
+
+    def on_train_begin(self, logs=None):
+        self._owner._begin()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._owner._epoch_complete(epoch)
+
+    def on_train_end(self, logs=None):
+        self._owner._end()
 
 
 class _IncompatibleBackup(ValueError):
@@ -495,31 +695,25 @@ def state_key(callback) -> str:
     """The stable key a callback's state is kept under.
 
     Its `state_key` when it has one (keras-epochkit's callbacks), else its
-    class name, plus `[monitor]` when it has a `monitor` attribute.
+    class name, plus `[monitor]` when it has a `monitor` attribute; Keras's
+    built-ins kept through an adapter are named `keras.<Class>[...]`.
     """
-    key = getattr(callback, "state_key", None)
-    if isinstance(key, str) and key:
-        return key
-    monitor = getattr(callback, "monitor", None)
-    if isinstance(monitor, (list, tuple)):
-        monitor = ",".join(str(m) for m in monitor)
-    if isinstance(monitor, str) and monitor:
-        return f"{type(callback).__name__}[{monitor}]"
-    return type(callback).__name__
+    handle = _resume.handle_for(callback)
+    return _resume.protocol_key(callback) if handle is None else handle.key
 
 
-def _keyed(callbacks) -> dict:
+def _keyed(handles) -> dict:
     keyed: dict = {}
-    for callback in callbacks:
-        key = state_key(callback)
-        if key in keyed:
+    for handle in handles:
+        if handle.key in keyed:
             raise ValueError(
-                f"Two callbacks in `callbacks` keep their state under the key "
-                f"{key!r} ({type(keyed[key]).__name__} and "
-                f"{type(callback).__name__}); assign a distinct `state_key` to "
-                "each, e.g. callback.state_key = 'EarlyStopping[slow]'."
+                f"Two callbacks keep their state under the key {handle.key!r} "
+                f"({type(keyed[handle.key].callback).__name__} and "
+                f"{type(handle.callback).__name__}); assign a distinct "
+                "`state_key` to each, e.g. callback.state_key = "
+                "'EarlyStopping[slow]'."
             )
-        keyed[key] = callback
+        keyed[handle.key] = handle
     return keyed
 
 

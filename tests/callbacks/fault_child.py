@@ -1,8 +1,11 @@
 """A training run that the fault tests kill with SIGKILL and start again.
 
 Run as `python fault_child.py WORKDIR MODE`; MODE is "deterministic" (fixed data
-order, no augmentation) or "augmented" (shuffled data, noise and dropout). It
-prints one line per event the parent may kill it at:
+order, no augmentation), "augmented" (shuffled data, noise and dropout), or
+"keras-first" / "keras-last": `BackupAndRestore(dir)` alone beside Keras's
+`ReduceLROnPlateau`, `ModelCheckpoint(save_best_only=True)` and `CSVLogger`
+and keras-epochkit's `EarlyStopping`, with the backup first or last in the
+list. It prints one line per event the parent may kill it at:
 
     EPOCH_END <epoch>            after every callback's on_epoch_end
     BATCH_END <epoch> <batch>    in the middle of an epoch
@@ -122,28 +125,29 @@ def main(workdir: str, mode: str) -> None:
             say(f"EPOCH_END {epoch}")
 
     class ReportingBackup(BackupAndRestore):
-        def _save(self, *, epoch, batch):
+        def _save(self, **kwargs):
             name = f"ckpt-{self._next_index():08d}"
             say(f"SAVING {name} {digest(self._snapshot())}")
-            super()._save(epoch=epoch, batch=batch)
+            super()._save(**kwargs)
 
-        def _restore_callbacks(self, states):
-            super()._restore_callbacks(states)
+        def _set_states(self, state):
+            super()._set_states(state)
+            # Before any replay: what comes back is what was saved.
             say(f"RESTORED {digest(self._snapshot())}")
 
         def _snapshot(self):
             generators = backup_module._seed_generators(self.model)
             return {
-                "callbacks": {
-                    k: c.get_state()
-                    for k, c in backup_module._keyed(self.callbacks).items()
-                },
+                "callbacks": {h.key: h.get_state() for h in self._handles},
                 "generators": [keras.ops.convert_to_numpy(g.state) for g in generators],
                 "weights": [np.asarray(w) for w in self.model.get_weights()],
             }
 
     keras.utils.set_random_seed(0)
     x, y = make_data()
+    if mode.startswith("keras-"):
+        run_keras_callbacks(workdir, mode, x, y, ReportingBackup, Events, say)
+        return
     model = make_model(augmented)
 
     ledger = Ledger()
@@ -161,6 +165,79 @@ def main(workdir: str, mode: str) -> None:
     result = {
         "losses": ledger.losses,
         "rates": ledger.rates,
+        "weights": [w.tolist() for w in model.get_weights()],
+    }
+    _atomic.write_text(os.path.join(workdir, "result.json"), json.dumps(result))
+    say("DONE")
+
+
+KERAS_EPOCHS = 24  # the run stops at epoch 11 (best 7), the rate cut 3 times
+
+
+def make_keras_model():
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((30,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.003), loss="binary_crossentropy")
+    return model
+
+
+def run_keras_callbacks(workdir, mode, x, y, backup_class, events_class, say):
+    """The callbacks people use, with `BackupAndRestore(dir)` given nothing else."""
+    import keras
+    import numpy as np
+
+    from keras_epochkit import _atomic
+    from keras_epochkit.callbacks import EarlyStopping
+
+    # Few, noisy training samples: the validation loss turns, the learning
+    # rate is cut, the best checkpoint moves, and training stops early.
+    rng = np.random.default_rng(1)
+    flip = rng.random(128) < 0.3
+    y_train = np.where(flip[:, None], 1 - y[:128], y[:128])
+    model = make_keras_model()
+    best_path = os.path.join(workdir, "best.weights.h5")
+    csv_path = os.path.join(workdir, "log.csv")
+    stopper = EarlyStopping(patience=4, restore_best_weights=True)
+    callbacks = [
+        keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=1, min_lr=1e-4),
+        keras.callbacks.ModelCheckpoint(
+            best_path, save_best_only=True, save_weights_only=True
+        ),
+        stopper,
+        keras.callbacks.CSVLogger(csv_path),
+        events_class(),
+    ]
+    backup = backup_class(os.path.join(workdir, "backup"))
+    callbacks = [backup, *callbacks] if mode == "keras-first" else [*callbacks, backup]
+    history = model.fit(
+        x[:128],
+        y_train,
+        validation_data=(x[128:], y[128:]),
+        batch_size=32,
+        epochs=KERAS_EPOCHS,
+        shuffle=False,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    best = keras.models.clone_model(model)
+    best.load_weights(best_path)
+    result = {
+        "epochs": history.epoch,
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "stopped_epoch": int(stopper.stopped_epoch),
+        "best_epoch": int(stopper.best_epoch),
+        "stop_reason": None
+        if stopper.stop_reason is None
+        else int(stopper.stop_reason),
+        "csv": open(csv_path).read(),
+        "best_checkpoint": [w.tolist() for w in best.get_weights()],
         "weights": [w.tolist() for w in model.get_weights()],
     }
     _atomic.write_text(os.path.join(workdir, "result.json"), json.dumps(result))

@@ -84,14 +84,17 @@ def uninterrupted(data):
     return model, ledger
 
 
+@pytest.mark.parametrize("listed", [False, True], ids=["found", "listed-twice"])
 @pytest.mark.parametrize(
     "backup_first", [True, False], ids=["backup-first", "backup-last"]
 )
-def test_resumed_run_equals_uninterrupted_run(tmp_path, data, backup_first):
+def test_resumed_run_equals_uninterrupted_run(tmp_path, data, backup_first, listed):
     reference, reference_ledger = uninterrupted(data)
 
     def callbacks(ledger, *extra):
-        backup = BackupAndRestore(tmp_path / "backup", callbacks=[ledger])
+        # The ledger's state is kept whether or not it is named a second time.
+        kept = {"callbacks": [ledger]} if listed else {}
+        backup = BackupAndRestore(tmp_path / "backup", **kept)
         return ([backup, ledger] if backup_first else [ledger, backup]) + list(extra)
 
     ledger = LossLedger()
@@ -102,7 +105,10 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, data, backup_first):
     model, ledger = make_model(seed=99), LossLedger()
     history = fit(model, data, callbacks(ledger))
 
-    assert len(history.history["loss"]) == EPOCHS - 4
+    # `fit` returns the whole run's history, the epochs before the restart too.
+    np.testing.assert_allclose(
+        history.history["loss"], reference_ledger.losses, rtol=1e-5
+    )
     np.testing.assert_allclose(ledger.losses, reference_ledger.losses, rtol=1e-5)
     for ours, theirs in zip(model.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
@@ -147,7 +153,7 @@ def test_keeps_backup_when_asked_and_resumes_from_the_end(tmp_path, data):
     state = json.loads((tmp_path / "backup" / "LATEST").read_text())
     assert (tmp_path / "backup" / state["checkpoint"] / "state.json").exists()
     history = fit(make_model(), data, [BackupAndRestore(tmp_path / "backup")], epochs=5)
-    assert len(history.history["loss"]) == 2
+    assert history.epoch == [0, 1, 2, 3, 4]  # 3 restored, 2 trained
 
 
 def test_a_later_fit_starts_afresh_after_a_resumed_one(tmp_path, data):
@@ -271,35 +277,63 @@ def test_keras_positional_order_with_new_arguments_keyword_only(tmp_path):
         BackupAndRestore(tmp_path / "b", "epoch", False, True, [LossLedger()])
 
 
-def test_double_checkpoint_falls_back_when_the_latest_is_torn(tmp_path, data):
-    ledger = LossLedger()
-    backup = BackupAndRestore(
-        tmp_path / "b",
-        callbacks=[ledger],
-        double_checkpoint=True,
-        delete_checkpoint=False,
-    )
+@pytest.mark.parametrize(
+    "damaged", ["model.weights.h5", "state.json", "arrays.npz", "LATEST"]
+)
+@pytest.mark.parametrize("double_checkpoint", [False, True])
+def test_a_damaged_newest_backup_falls_back_to_the_previous_one(
+    tmp_path, data, damaged, double_checkpoint
+):
+    reference, reference_ledger = uninterrupted(data)
+
+    def callbacks(ledger, *extra):
+        backup = BackupAndRestore(tmp_path / "b", double_checkpoint=double_checkpoint)
+        return [backup, ledger, *extra]
+
     with pytest.raises(KeyboardInterrupt):
-        fit(make_model(), data, [backup, ledger, Interrupt(at_epoch=4)])
+        fit(make_model(), data, callbacks(LossLedger(), Interrupt(at_epoch=4)))
     latest = json.loads((tmp_path / "b" / "LATEST").read_text())["checkpoint"]
-    (tmp_path / "b" / latest / "model.weights.h5").write_bytes(b"torn")
-
-    resumed = BackupAndRestore(
-        tmp_path / "b", callbacks=[LossLedger()], double_checkpoint=True
+    target = (
+        tmp_path / "b" / (damaged if damaged == "LATEST" else f"{latest}/{damaged}")
     )
-    resumed.set_model(make_model())
-    resumed.on_train_begin()
-    assert resumed.restored_epoch == 3  # the previous backup, one epoch older
+    target.write_bytes(b"{torn")
+
+    model, ledger = make_model(seed=99), LossLedger()
+    with (
+        pytest.warns(UserWarning, match="could not be read|resuming from")
+        if (damaged != "LATEST")
+        else _no_warning()
+    ):
+        history = fit(model, data, callbacks(ledger))
+    # The previous backup is the same epoch's, written before the callbacks
+    # after BackupAndRestore had seen the epoch; they replay it.
+    np.testing.assert_allclose(
+        history.history["loss"], reference_ledger.losses, rtol=1e-5
+    )
+    np.testing.assert_allclose(ledger.losses, reference_ledger.losses, rtol=1e-5)
+    for ours, theirs in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
-def test_a_torn_latest_backup_without_a_spare_raises(tmp_path, data):
+class _no_warning:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_no_readable_backup_raises_and_names_each_failure(tmp_path, data):
     backup = BackupAndRestore(tmp_path / "b", delete_checkpoint=False)
     with pytest.raises(KeyboardInterrupt):
         fit(make_model(), data, [backup, Interrupt(at_epoch=3)])
-    latest = json.loads((tmp_path / "b" / "LATEST").read_text())["checkpoint"]
-    (tmp_path / "b" / latest / "state.json").write_text("{")
-    with pytest.raises(OSError, match="No readable backup"):
+    names = backup._checkpoints()
+    assert len(names) == 2  # the newest and the one before it
+    for name in names:
+        (tmp_path / "b" / name / "state.json").write_text("{")
+    with pytest.raises(OSError, match="No readable backup") as error:
         fit(make_model(), data, [BackupAndRestore(tmp_path / "b")])
+    assert all(name in str(error.value) for name in names)
 
 
 def test_mid_epoch_saves_resume_at_the_start_of_that_epoch(tmp_path, data):
@@ -315,7 +349,7 @@ def test_mid_epoch_saves_resume_at_the_start_of_that_epoch(tmp_path, data):
     with pytest.raises(KeyboardInterrupt):
         fit(make_model(), data, [backup, InterruptAtBatch()])
     history = fit(make_model(), data, [BackupAndRestore(tmp_path / "b", save_freq=2)])
-    assert len(history.history["loss"]) == EPOCHS - 1
+    assert history.epoch == list(range(EPOCHS))  # epoch 0 restored, 1.. trained
 
 
 @pytest.mark.parametrize(

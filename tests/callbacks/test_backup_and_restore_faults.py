@@ -6,6 +6,8 @@ restarts it until it finishes. A resumed run must end exactly where an
 uninterrupted one does, and no kill may leave a backup that fails to load.
 """
 
+import csv
+import io
 import json
 import os
 import pathlib
@@ -14,12 +16,14 @@ import signal
 import subprocess
 import sys
 import threading
+import warnings
 
 import keras
 import numpy as np
 import pytest
 
 from keras_epochkit.callbacks import BackupAndRestore
+from keras_epochkit.callbacks._resume import ResumeWarning
 from tests.callbacks import fault_child
 
 pytestmark = pytest.mark.slow
@@ -83,10 +87,16 @@ def assert_backup_loads(workdir, mode):
     """Whatever a kill left behind, the published backup loads completely."""
     if published(workdir) is None:
         return
-    model = fault_child.make_model(mode == "augmented")
-    backup = BackupAndRestore(pathlib.Path(workdir) / "backup", callbacks=[Ledger()])
+    if mode.startswith("keras-"):
+        model, kept = fault_child.make_keras_model(), []
+    else:
+        model, kept = fault_child.make_model(mode == "augmented"), [Ledger()]
+    backup = BackupAndRestore(pathlib.Path(workdir) / "backup", callbacks=kept)
     backup.set_model(model)
-    backup.on_train_begin()  # raises if anything in the backup is unreadable
+    with warnings.catch_warnings():
+        # Loaded by hand, without the run's callbacks: their states are named.
+        warnings.simplefilter("ignore", ResumeWarning)
+        backup.on_train_begin()  # raises if anything in the backup is unreadable
     assert backup.restored_epoch >= 1
     keras.backend.clear_session()
 
@@ -133,35 +143,81 @@ def assert_same_run(result, reference):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
-def test_killed_and_resumed_runs_end_like_an_uninterrupted_one(
+# The Keras-callbacks run: 12 epochs of 4 batches; two backups per epoch
+# (when the backup's own epoch end comes, and once every callback has
+# finished the epoch), each of 4 writes.
+KERAS_OCCURRENCES = {"EPOCH_END": (1, 11), "BATCH_END": (1, 44), "WRITE": (1, 90)}
+ORDERS = ("keras-first", "keras-last")
+
+
+def assert_same_keras_run(result, reference):
+    """Equal stop, best epoch, rate trajectory, checkpoint, CSV rows and weights."""
+    assert result["epochs"] == reference["epochs"]
+    assert result["stopped_epoch"] == reference["stopped_epoch"]
+    assert result["best_epoch"] == reference["best_epoch"]
+    assert result["stop_reason"] == reference["stop_reason"]
+    assert result["history"].keys() == reference["history"].keys()
+    for key, values in reference["history"].items():
+        np.testing.assert_allclose(result["history"][key], values, rtol=1e-5)
+    rows, reference_rows = _csv_rows(result["csv"]), _csv_rows(reference["csv"])
+    assert [row["epoch"] for row in rows] == [row["epoch"] for row in reference_rows]
+    assert len({row["epoch"] for row in rows}) == len(rows)  # each epoch once
+    for row, reference_row in zip(rows, reference_rows):
+        assert row.keys() == reference_row.keys()
+        np.testing.assert_allclose(
+            [float(v) for v in row.values()],
+            [float(v) for v in reference_row.values()],
+            rtol=1e-5,
+        )
+    for name in ("best_checkpoint", "weights"):
+        for ours, theirs in zip(result[name], reference[name]):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def _csv_rows(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_killed_runs_with_keras_callbacks_end_like_an_uninterrupted_one(
     tmp_path, record_property
 ):
-    reference = run_to_end(tmp_path / "reference", "deterministic")
-    rng = random.Random(20261124)
-    kills = {point: 0 for point in KILL_POINTS}
-    runs = restores = 0
-    # Kill, restart, ... until the run ends; repeat with a new run until 20 kills.
-    while sum(kills.values()) < 20:
-        workdir = tmp_path / f"run{runs}"
-        outcomes, restored, finished = kill_and_resume(
-            workdir, "deterministic", kills=20 - sum(kills.values()), rng=rng
+    reference = run_to_end(tmp_path / "reference", ORDERS[0])
+    assert 0 < reference["stopped_epoch"] < fault_child.KERAS_EPOCHS - 1
+    assert len(set(reference["history"]["learning_rate"])) > 1
+    rng = random.Random(20261202)
+    report = []
+    for order in ORDERS:
+        kills = {point: 0 for point in KILL_POINTS}
+        runs = restores = 0
+        # Kill, restart, ... until the run ends; again until 10 kills per order.
+        while sum(kills.values()) < 10:
+            workdir = tmp_path / f"{order}-{runs}"
+            outcomes, restored, finished = kill_and_resume(
+                workdir,
+                order,
+                kills=10 - sum(kills.values()),
+                rng=rng,
+                occurrences=KERAS_OCCURRENCES,
+            )
+            result = (
+                json.loads((workdir / "result.json").read_text())
+                if finished
+                else run_to_end(workdir, order)
+            )
+            assert_same_keras_run(result, reference)
+            kills = {p: kills[p] + outcomes[p] for p in KILL_POINTS}
+            runs += 1
+            restores += restored
+        report.append(
+            f"{order}: {sum(kills.values())} SIGKILLs ({kills}) over {runs} run(s), "
+            f"{restores} restores checked"
         )
-        result = (
-            json.loads((workdir / "result.json").read_text())
-            if finished
-            else run_to_end(workdir, "deterministic")
-        )
-        assert_same_run(result, reference)
-        kills = {p: kills[p] + outcomes[p] for p in KILL_POINTS}
-        runs += 1
-        restores += restored
-    assert all(kills[p] > 0 for p in KILL_POINTS)
     record_property(
         "summary",
-        f"[{keras.backend.backend()}] {sum(kills.values())} SIGKILLs ({kills}) over "
-        f"{runs} run(s), {restores} restores checked: every resumed run ended with "
-        "the uninterrupted run's losses, learning rates and weights; every backup "
-        "left behind loaded.",
+        f"[{keras.backend.backend()}] " + "; ".join(report) + ": every resumed "
+        "run ended with the uninterrupted run's stop epoch, best epoch, learning "
+        "rates, best checkpoint, CSV rows (each epoch once) and weights; every "
+        "backup left behind loaded.",
     )
 
 

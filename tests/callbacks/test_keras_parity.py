@@ -125,16 +125,7 @@ ADAPTATIONS = [
 ]
 
 # Tests that fail for a known gap: (file, class, method) -> reason.
-KNOWN_GAPS = {
-    (
-        "backup_and_restore_test.py",
-        "BackupAndRestoreCallbackTest",
-        "test_backup_corrupted",
-    ): "No lost epoch, not done yet: an interruption raised in another "
-    "callback's on_epoch_end loses that epoch's backup (ours is written at the "
-    "next on_epoch_begin), so there is no previous backup to fall back to when "
-    "the newest is corrupt.",
-}
+KNOWN_GAPS: dict[tuple[str, str, str], str] = {}
 
 
 def _load(filename: str) -> types.ModuleType:
