@@ -308,16 +308,12 @@ def main(argv=None) -> dict:
         callbacks.append(logger)
         if args.resume:
             # Restores the model, the optimizer, the epoch and the state of the
-            # epochkit callbacks (patience count, best weights, budget, log).
+            # callbacks of this fit (patience count, best weights, budget, log).
             backup_dir = os.path.join(
                 args.output,
                 "backup" if setup.is_chief else f"backup-{setup.process_index}",
             )
-            callbacks.append(
-                ek.callbacks.BackupAndRestore(
-                    backup_dir, callbacks=[budget, stopper, overfitting, logger]
-                )
-            )
+            callbacks.append(ek.callbacks.BackupAndRestore(backup_dir))
         fit_start = time.perf_counter()
         model.fit(
             *train,

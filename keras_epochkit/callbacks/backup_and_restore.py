@@ -501,7 +501,9 @@ class BackupAndRestore(keras.callbacks.Callback):
     # -- reading ----------------------------------------------------------
 
     def _has_backup(self) -> bool:
-        return (self.backup_dir / _LATEST).exists() or bool(self._checkpoints())
+        # Published backups only: a directory without the pointer is a write
+        # or a deletion that a kill cut short.
+        return (self.backup_dir / _LATEST).exists()
 
     def _latest_name(self) -> str | None:
         pointer = self.backup_dir / _LATEST
@@ -515,21 +517,23 @@ class BackupAndRestore(keras.callbacks.Callback):
         """The newest backup that loads, falling back to older ones; None without one.
 
         The pointer names the newest published backup; when it or that
-        backup is damaged, the ones before it are tried, newest first.
+        backup is damaged, the ones before it are tried, newest first. Without
+        a pointer there is no backup (`fit` ended and deleted it, or none was
+        ever published), whatever directories a kill left behind.
         """
+        if not self._has_backup():
+            return None
         names = self._checkpoints()
         latest = self._latest_name()
         if latest is not None and latest in names:
             candidates = [latest] + [n for n in reversed(names) if n < latest]
-        else:
+        else:  # a damaged pointer: the newest directory first
             candidates = list(reversed(names))
         if not candidates:
-            if (self.backup_dir / _LATEST).exists():
-                raise OSError(
-                    f"No readable backup in {str(self.backup_dir)!r}: the LATEST "
-                    "pointer names no backup directory."
-                )
-            return None
+            raise OSError(
+                f"No readable backup in {str(self.backup_dir)!r}: the LATEST "
+                "pointer names no backup directory."
+            )
         errors = []
         for name in candidates:
             try:

@@ -37,19 +37,27 @@ def start(workdir, mode):
     env = dict(
         os.environ, KERAS_BACKEND=keras.backend.backend(), TF_CPP_MIN_LOG_LEVEL="3"
     )
-    return subprocess.Popen(
-        [sys.executable, str(CHILD), str(workdir), mode],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
+    pathlib.Path(workdir).mkdir(parents=True, exist_ok=True)
+    # The child's errors go to a file the failure message quotes.
+    with open(pathlib.Path(workdir) / "stderr.log", "w") as stderr:
+        return subprocess.Popen(
+            [sys.executable, str(CHILD), str(workdir), mode],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=env,
+        )
+
+
+def stderr_tail(workdir, lines=15):
+    path = pathlib.Path(workdir) / "stderr.log"
+    return "\n".join(path.read_text().splitlines()[-lines:]) if path.exists() else ""
 
 
 def run_to_end(workdir, mode):
     proc = start(workdir, mode)
     out, _ = proc.communicate(timeout=CHILD_TIMEOUT)
-    assert proc.returncode == 0 and "DONE" in out
+    assert proc.returncode == 0 and "DONE" in out, stderr_tail(workdir)
     return json.loads((pathlib.Path(workdir) / "result.json").read_text())
 
 
@@ -74,7 +82,9 @@ def run_until_killed(workdir, mode, point, occurrence):
                     proc.wait(timeout=60)
                     return events, True
         proc.wait(timeout=CHILD_TIMEOUT)
-        assert proc.returncode == 0, f"the child failed or hung: {events[-3:]}"
+        assert proc.returncode == 0, (
+            f"the child failed or hung: {events[-3:]}\n{stderr_tail(workdir)}"
+        )
         return events, False
     finally:
         watchdog.cancel()

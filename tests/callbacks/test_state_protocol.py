@@ -65,7 +65,11 @@ FACTORIES = {
     ),
     "OverfittingMonitor": lambda: ek.callbacks.OverfittingMonitor(verbose=0),
     "EpochBudget": lambda: ek.callbacks.EpochBudget(),
-    "TimeBudget": lambda: ek.callbacks.TimeBudget(minutes=60, clock=FakeClock()),
+    # On the training thread: off it, how many batch ends read the clock
+    # depends on the order they arrive in, and a fake clock counts readings.
+    "TimeBudget": lambda: ek.callbacks.TimeBudget(
+        minutes=60, clock=FakeClock(), stop_mid_epoch=True
+    ),
     "AugmentationScheduler": lambda: ek.callbacks.AugmentationScheduler(),
     "ClassificationReport": lambda: ek.callbacks.ClassificationReport(
         confusion_matrix="confusion", print_fn=None
