@@ -543,8 +543,8 @@ class BackupAndRestore(keras.callbacks.Callback):
                 self.model.load_weights(state["weights_path"])
             except _IncompatibleBackup:
                 raise
-            except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
-                errors.append(f"{name}: {error}")
+            except Exception as error:  # any damage: try the next one
+                errors.append(f"{name}: {type(error).__name__}: {error}")
                 continue
             if errors:
                 warnings.warn(
