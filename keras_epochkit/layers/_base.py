@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import inspect
 import numbers
 import sys
 import types
@@ -23,6 +22,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_epochkit._core.config import arguments_config
 from keras_epochkit._core.validation import check_int
 from keras_epochkit._core.validation import check_number
 from keras_epochkit._core.validation import invalid
@@ -207,9 +207,8 @@ class Augmentation(PipelineLayer):
 
     def get_config(self):
         config = super().get_config()
-        for name in _constructor_arguments(type(self)):
-            value = getattr(self, self._config_attributes.get(name, name))
-            config[name] = _config_value(value)
+        arguments = arguments_config(self, self._config_attributes, PipelineLayer)
+        config.update({name: _config_value(v) for name, v in arguments.items()})
         return config
 
 
@@ -538,12 +537,6 @@ def select_per_sample(backend, chosen, when_true, when_false):
     return backend.numpy.where(
         chosen, when_true, backend.cast(when_false, when_true.dtype)
     )
-
-
-def _constructor_arguments(cls: type) -> list[str]:
-    """The named arguments of `cls.__init__`, without `*args` and `**kwargs`."""
-    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    return [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 def _config_value(value):
