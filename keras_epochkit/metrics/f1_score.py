@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from keras_epochkit._core.config import arguments_of
 from keras_epochkit.metrics.averaged_score import AveragedScore
 from keras_epochkit.metrics.f_beta_score import FBetaScore
 
@@ -54,7 +55,22 @@ class F1Score(FBetaScore):
     """
 
     _default_name = "f1_score"
-    beta = 1.0
 
-    # The arguments of AveragedScore, in its order; `beta` is fixed at 1.
-    __init__ = AveragedScore.__init__
+    def __init__(
+        self,
+        task: str = "multiclass",
+        num_classes: int | None = None,
+        average: str | None = "macro",
+        threshold: float = 0.5,
+        top_k: int | None = None,
+        class_id: int | None = None,
+        zero_division: str | float = "warn",
+        from_logits: bool = False,
+        sparse_y_true: bool | None = None,
+        sparse_y_pred: bool | None = None,
+        ignore_class: int | None = None,
+        class_names: list[str] | None = None,
+        name: str | None = None,
+        dtype: str | None = None,
+    ):
+        super().__init__(beta=1.0, **arguments_of(AveragedScore, locals()))
