@@ -21,18 +21,20 @@ def resolve_schedule(model, schedule, owner: str, *, required: bool):
     optimizer = inner_optimizer(model)
     if optimizer is None:
         raise ValueError(f"{owner} needs a compiled model with an optimizer.")
-    rate = getattr(optimizer, "_learning_rate", None)
+    rate = learning_rate_schedule(optimizer)
     if schedule is not None and rate is not schedule:
         raise ValueError(
             f"{owner}(schedule=...) must be the optimizer's learning rate; the "
-            f"optimizer's learning rate is {_describe(rate)}. Pass the schedule "
-            "to the optimizer, e.g. keras.optimizers.SGD(learning_rate=schedule)."
+            f"optimizer's learning rate is {_describe(optimizer, rate)}. Pass the "
+            "schedule to the optimizer, e.g. "
+            "keras.optimizers.SGD(learning_rate=schedule)."
         )
     if not isinstance(rate, BudgetSchedule):
         if not required:
             return None
         raise ValueError(
-            f"{owner} cannot bind the learning rate: it is {_describe(rate)}, not "
+            f"{owner} cannot bind the learning rate: it is "
+            f"{_describe(optimizer, rate)}, not "
             "a bindable budget schedule. Use one of keras_epochkit.schedules "
             "(LinearDecay, CosineDecay, WarmupStableDecay, OneCycle, Constant) "
             "as the optimizer's learning_rate."
@@ -52,9 +54,33 @@ def current_learning_rate(model) -> float:
     return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
-def _describe(rate) -> str:
+def learning_rate_schedule(optimizer):
+    """The schedule (or callable) behind `optimizer`'s learning rate, or `None`.
+
+    `None` means a fixed rate, whose value `optimizer.learning_rate` gives.
+    Keras has no public accessor for the schedule object itself (the public
+    `learning_rate` property returns its value at the current step), so this
+    one function reads it where Keras 3 keeps it, `optimizer._learning_rate`,
+    and fails with a clear error on a Keras that keeps it elsewhere.
+    """
+    major = keras.__version__.split(".")[0]
+    if major != "3" or not hasattr(optimizer, "_learning_rate"):
+        raise RuntimeError(
+            "keras_epochkit finds the learning-rate schedule of an optimizer "
+            "where Keras 3 keeps it (`optimizer._learning_rate`), as Keras "
+            f"offers no public accessor for it; Keras {keras.__version__} "
+            f"keeps it elsewhere ({type(optimizer).__name__}). Use Keras 3."
+        )
+    rate = optimizer._learning_rate
+    if isinstance(rate, keras.Variable) or not callable(rate):
+        return None
+    return rate
+
+
+def _describe(optimizer, rate) -> str:
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         return f"a {type(rate).__name__} schedule"
-    if isinstance(rate, keras.Variable):
-        return f"a fixed value ({float(keras.ops.convert_to_numpy(rate)):.4g})"
+    if rate is None:
+        value = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        return f"a fixed value ({value:.4g})"
     return repr(rate)

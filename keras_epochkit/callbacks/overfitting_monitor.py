@@ -14,6 +14,7 @@ from keras_epochkit._core.validation import check_bool
 from keras_epochkit._core.validation import check_choice
 from keras_epochkit._core.validation import check_number
 from keras_epochkit._core.validation import check_str
+from keras_epochkit.callbacks import _budget
 from keras_epochkit.callbacks._stateful import StatefulCallback
 from keras_epochkit.criteria._overfitting import FIGURES
 from keras_epochkit.criteria._overfitting import OverfittingDetector
@@ -290,9 +291,8 @@ class OverfittingMonitor(StatefulCallback):
             print(message)
 
     def _optimizer_and_rate(self):
-        optimizer = self.model.optimizer
-        optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-        return optimizer, getattr(optimizer, "_learning_rate", None)
+        optimizer = _budget.inner_optimizer(self.model)
+        return optimizer, _budget.learning_rate_schedule(optimizer)
 
     def _check_learning_rate(self) -> None:
         if getattr(self.model, "optimizer", None) is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import numbers
 import sys
 import types
 from typing import Any
@@ -21,12 +22,21 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_epochkit._core.config import arguments_config
+from keras_epochkit._core.validation import check_int
+from keras_epochkit._core.validation import check_number
+from keras_epochkit._core.validation import invalid
+
 __all__ = [
+    "Augmentation",
+    "LayerWrapper",
     "PipelineLayer",
     "SequenceAugmentation",
+    "SplineAugmentation",
     "catmull_rom_weights",
-    "check_int",
-    "check_positive",
+    "check_fraction",
+    "check_layer",
+    "select_per_sample",
 ]
 
 
@@ -166,29 +176,58 @@ class PipelineLayer(keras.layers.Layer):
         return generators[backend]
 
 
-class SequenceAugmentation(PipelineLayer):
-    """Base class of the layers that augment `(batch, time, channels)` inputs.
+class Augmentation(PipelineLayer):
+    """A seeded layer, active in training and the identity at inference.
 
-    A subclass implements `get_random_transformation` (draws the per-sample
-    random parameters, scaled by a `strength` multiplier of its magnitude) and
-    `transform` (applies them). The layer is active when called with
-    `training=True` (the default outside a model, so it augments inside
-    `tf.data`) and the identity at inference. Masks pass through unchanged.
+    It owns what every augmentation layer here shares: the `seed` argument
+    and its generator, masks that pass through unchanged, and a `get_config`
+    that holds every constructor argument, read from the signature of the
+    class's `__init__` (an argument stored under another attribute name is
+    listed in `_config_attributes`; tuples are saved as lists and Keras layers
+    serialized).
 
     Args:
         seed: integer seed of the layer's random generator. Defaults to `None`.
         **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
     """
 
+    # Constructor arguments kept under another attribute name (for get_config).
+    _config_attributes: dict[str, str] = {}
+
     def __init__(self, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        if seed is not None and not isinstance(seed, int):
-            raise ValueError(
-                f"`seed` must be an integer or None. Received: seed={seed!r}"
-            )
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise invalid("seed", "an integer or None", seed)
         self.seed = seed
         self.generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        config = super().get_config()
+        arguments = arguments_config(self, self._config_attributes, PipelineLayer)
+        config.update({name: _config_value(v) for name, v in arguments.items()})
+        return config
+
+
+class SequenceAugmentation(Augmentation):
+    """Base class of the layers that augment `(batch, time, channels)` inputs.
+
+    A subclass implements `_draw(inputs, seed, strength)`, which draws the
+    per-sample random parameters of a batch from the seed generator `seed`
+    with its magnitude scaled by `strength` (a float32 scalar), and
+    `_apply(inputs, transformation)`, which applies them. The public
+    `get_random_transformation` and `transform` wrap them. The layer is
+    active when called with `training=True` (the default outside a model, so
+    it augments inside `tf.data`) and the identity at inference. Masks pass
+    through unchanged.
+
+    Args:
+        seed: integer seed of the layer's random generator. Defaults to `None`.
+        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
+    """
 
     def call(self, inputs, training=True, strength=None):
         if not training:
@@ -213,17 +252,24 @@ class SequenceAugmentation(PipelineLayer):
         Returns:
             A dict of tensors, or `None` when not training.
         """
-        raise NotImplementedError
+        if not training:
+            return None
+        return self._draw(inputs, self._seed(seed), self._strength(strength))
 
     def transform(self, inputs, transformation):
         """Applies the parameters drawn by `get_random_transformation`."""
+        if transformation is None:
+            return inputs
+        return self._apply(inputs, transformation)
+
+    def _draw(self, inputs, seed, strength) -> dict:
+        raise NotImplementedError
+
+    def _apply(self, inputs, transformation):
         raise NotImplementedError
 
     def compute_output_shape(self, input_shape):
         return input_shape
-
-    def compute_mask(self, inputs, mask=None):
-        return mask
 
     def build(self, input_shape):
         if input_shape is None:
@@ -239,11 +285,6 @@ class SequenceAugmentation(PipelineLayer):
                 f"Received: input_shape={input_shape}"
             )
         super().build(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"seed": self.seed})
-        return config
 
     # Helpers for subclasses -------------------------------------------------
 
@@ -339,6 +380,91 @@ class SequenceAugmentation(PipelineLayer):
         return ops.numpy.matmul(weights, knot_values)
 
 
+class SplineAugmentation(SequenceAugmentation):
+    """Base of the layers driven by smooth random curves around 1.
+
+    A curve passes through `knots + 2` evenly spaced control values (both
+    ends included) drawn from `N(1, sigma)`, joined by a Catmull-Rom spline;
+    a `strength` of `s` draws them from `N(1, s * sigma)`.
+
+    Args:
+        sigma: standard deviation of the control values. Defaults to `0.2`.
+        knots: number of interior control points. Defaults to `4`.
+        seed: integer seed of the random generator. Defaults to `None`.
+        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
+    """
+
+    def __init__(
+        self, sigma: float = 0.2, knots: int = 4, seed: int | None = None, **kwargs: Any
+    ):
+        super().__init__(seed=seed, **kwargs)
+        self.sigma = check_number("sigma", sigma, 0.0)
+        self.knots = check_int("knots", knots, 0)
+
+    def _random_curves(self, inputs, seed, strength, per_channel: bool):
+        """Float32 curves `(batch, time, channels)`, or `(batch, time)`."""
+        batch, length, channels = self._sizes(inputs)
+        shape = (batch, self.knots + 2) + ((channels,) if per_channel else ())
+        values = self.backend.random.normal(shape, dtype="float32", seed=seed)
+        return self._smooth_curves(1.0 + values * (self.sigma * strength), length)
+
+
+class LayerWrapper(Augmentation):
+    """Base of the layers that apply other layers to a random subset of samples.
+
+    The wrapped layers run on the whole batch (called with `training=True`)
+    and each sample takes the output drawn for it, so any augmentation layer
+    works, Keras core image layers included. A subclass returns its wrapped
+    layers from `_wrapped_layers()`, names the constructor arguments that
+    hold layers in `_layer_arguments` (for `from_config`) and implements
+    `_augment(inputs)`, the training-time call.
+    """
+
+    _layer_arguments: tuple[str, ...] = ()
+
+    def _wrapped_layers(self) -> list:
+        raise NotImplementedError
+
+    def _augment(self, inputs):
+        raise NotImplementedError
+
+    def build(self, input_shape):
+        for layer in self._wrapped_layers():
+            if input_shape is not None and not layer.built:
+                layer.build(input_shape)
+        super().build(input_shape)
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        return self._augment(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return self._wrapped_layers()[0].compute_output_shape(input_shape)
+
+    def _uniform_per_sample(self, inputs):
+        """One uniform draw in `[0, 1)` per sample of the batch."""
+        ops = self.backend
+        seed = self._get_seed_generator(ops.name)
+        return ops.random.uniform((ops.shape(inputs)[0],), seed=seed)
+
+    def _augment_where(self, chosen, layer, inputs, otherwise):
+        """`layer(inputs)` for the samples where `chosen`, `otherwise` elsewhere."""
+        augmented = self.backend.cast(layer(inputs, training=True), inputs.dtype)
+        return select_per_sample(self.backend, chosen, augmented, otherwise)
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in cls._layer_arguments:
+            value = config[name]
+            if isinstance(value, list):
+                config[name] = [keras.saving.deserialize_keras_object(v) for v in value]
+            else:
+                config[name] = keras.saving.deserialize_keras_object(value)
+        return cls(**config)
+
+
 def _mix32(ops, x):
     """MurmurHash3's 32-bit finalizer on int32 (logical shifts via masks)."""
     x = ops.numpy.bitwise_xor(
@@ -389,23 +515,34 @@ def catmull_rom_weights(length: int, knots: int) -> np.ndarray:
     return weights
 
 
-def check_positive(name: str, value, *, allow_zero: bool = True) -> float:
-    """Validates a non-negative (or positive) number argument."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        ok = value >= 0 if allow_zero else value > 0
-    if not ok or not np.isfinite(value):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(
-            f"`{name}` must be a finite number {bound}. Received: {name}={value!r}"
-        )
+def check_fraction(name: str, value) -> float:
+    """Validates a fraction in `(0, 1]`."""
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (number and 0 < value <= 1):
+        raise invalid(name, "a number in (0, 1]", value)
     return float(value)
 
 
-def check_int(name: str, value, minimum: int) -> int:
-    """Validates an integer argument with a lower bound."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(
-            f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}"
-        )
+def check_layer(name: str, layer) -> keras.layers.Layer:
+    """Validates an argument that must be a Keras layer."""
+    if not isinstance(layer, keras.layers.Layer):
+        raise invalid(name, "a Keras layer", layer)
+    return layer
+
+
+def select_per_sample(backend, chosen, when_true, when_false):
+    """`when_true[i]` where `chosen[i]`, else `when_false[i]`, for any rank."""
+    rank = len(when_true.shape)
+    chosen = backend.numpy.reshape(chosen, [-1] + [1] * (rank - 1))
+    return backend.numpy.where(
+        chosen, when_true, backend.cast(when_false, when_true.dtype)
+    )
+
+
+def _config_value(value):
+    """`value` as `get_config` stores it: JSON-able, layers serialized."""
+    if isinstance(value, keras.layers.Layer):
+        return keras.saving.serialize_keras_object(value)
+    if isinstance(value, (list, tuple)):
+        return [_config_value(item) for item in value]
     return value

@@ -6,26 +6,13 @@ from typing import Any
 
 import keras
 
-from keras_epochkit.layers._base import PipelineLayer
-
-
-def select_per_sample(backend, chosen, when_true, when_false):
-    """`when_true[i]` where `chosen[i]`, else `when_false[i]`, for any rank."""
-    rank = len(when_true.shape)
-    chosen = backend.numpy.reshape(chosen, [-1] + [1] * (rank - 1))
-    return backend.numpy.where(
-        chosen, when_true, backend.cast(when_false, when_true.dtype)
-    )
-
-
-def check_layer(name: str, layer):
-    if not isinstance(layer, keras.layers.Layer):
-        raise ValueError(f"`{name}` must be a Keras layer. Received: {name}={layer!r}")
-    return layer
+from keras_epochkit._core.validation import check_number
+from keras_epochkit.layers._base import LayerWrapper
+from keras_epochkit.layers._base import check_layer
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
-class RandomApply(PipelineLayer):
+class RandomApply(LayerWrapper):
     """Applies `layer` to each sample independently with probability `rate`.
 
     For every sample a coin is drawn; the output holds the augmented sample
@@ -57,6 +44,8 @@ class RandomApply(PipelineLayer):
         (8, 4, 4, 1)
     """
 
+    _layer_arguments = ("layer",)
+
     def __init__(
         self,
         layer: keras.layers.Layer,
@@ -64,54 +53,13 @@ class RandomApply(PipelineLayer):
         seed: int | None = None,
         **kwargs: Any,
     ):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         self.layer = check_layer("layer", layer)
-        if (
-            not isinstance(rate, (int, float))
-            or isinstance(rate, bool)
-            or not 0 <= rate <= 1
-        ):
-            raise ValueError(
-                f"`rate` must be a number in [0, 1]. Received: rate={rate!r}"
-            )
-        self.rate = float(rate)
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = True
+        self.rate = check_number("rate", rate, 0.0, 1.0)
 
-    def build(self, input_shape):
-        if input_shape is not None and not self.layer.built:
-            self.layer.build(input_shape)
-        super().build(input_shape)
+    def _wrapped_layers(self):
+        return [self.layer]
 
-    def call(self, inputs, training=True):
-        if not training:
-            return inputs
-        ops = self.backend
-        seed = self._get_seed_generator(ops.name)
-        coins = ops.random.uniform((ops.shape(inputs)[0],), seed=seed)
-        augmented = ops.cast(self.layer(inputs, training=True), inputs.dtype)
-        return select_per_sample(ops, coins < self.rate, augmented, inputs)
-
-    def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
-
-    def compute_mask(self, inputs, mask=None):
-        return mask
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "layer": keras.saving.serialize_keras_object(self.layer),
-                "rate": self.rate,
-                "seed": self.seed,
-            }
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
-        return cls(**config)
+    def _augment(self, inputs):
+        chosen = self._uniform_per_sample(inputs) < self.rate
+        return self._augment_where(chosen, self.layer, inputs, inputs)

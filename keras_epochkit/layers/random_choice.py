@@ -6,13 +6,13 @@ from typing import Any
 
 import keras
 
-from keras_epochkit.layers._base import PipelineLayer
-from keras_epochkit.layers.random_apply import check_layer
-from keras_epochkit.layers.random_apply import select_per_sample
+from keras_epochkit._core.validation import invalid
+from keras_epochkit.layers._base import LayerWrapper
+from keras_epochkit.layers._base import check_layer
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
-class RandomChoice(PipelineLayer):
+class RandomChoice(LayerWrapper):
     """Applies to each sample one of `layers`, drawn with probabilities `weights`.
 
     Every layer runs on the whole batch (called with `training=True`) and each
@@ -44,6 +44,9 @@ class RandomChoice(PipelineLayer):
         (8, 50, 2)
     """
 
+    _config_attributes = {"layers": "choices", "weights": "weights_"}
+    _layer_arguments = ("layers",)
+
     def __init__(
         self,
         layers: list[keras.layers.Layer],
@@ -51,41 +54,26 @@ class RandomChoice(PipelineLayer):
         seed: int | None = None,
         **kwargs: Any,
     ):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         if not isinstance(layers, (list, tuple)) or not layers:
-            raise ValueError(
-                f"`layers` must be a non-empty list of layers. Received: layers={layers!r}"
-            )
+            raise invalid("layers", "a non-empty list of layers", layers)
         self.choices = [check_layer("layers", layer) for layer in layers]
-        if weights is None:
-            weights = [1.0] * len(layers)
         try:
-            weights = [float(w) for w in weights]
-        except (TypeError, ValueError):
-            weights = []
-        if len(weights) != len(layers) or min(weights) < 0 or sum(weights) <= 0:
-            raise ValueError(
-                "`weights` must hold one non-negative number per layer with a "
-                f"positive sum. Received: weights={weights!r} for {len(layers)} layers"
+            values = (
+                [1.0] * len(layers) if weights is None else [float(w) for w in weights]
             )
-        self.weights_ = weights
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = True
+        except (TypeError, ValueError):
+            values = []
+        if len(values) != len(layers) or min(values) < 0 or sum(values) <= 0:
+            expected = f"one number >= 0 per layer ({len(layers)}) with a positive sum"
+            raise invalid("weights", expected, weights)
+        self.weights_ = values
 
-    def build(self, input_shape):
-        for layer in self.choices:
-            if input_shape is not None and not layer.built:
-                layer.build(input_shape)
-        super().build(input_shape)
+    def _wrapped_layers(self):
+        return self.choices
 
-    def call(self, inputs, training=True):
-        if not training:
-            return inputs
-        ops = self.backend
-        seed = self._get_seed_generator(ops.name)
-        total = sum(self.weights_)
-        draws = ops.random.uniform((ops.shape(inputs)[0],), seed=seed) * total
+    def _augment(self, inputs):
+        draws = self._uniform_per_sample(inputs) * sum(self.weights_)
         last = max(i for i, weight in enumerate(self.weights_) if weight > 0)
         output = inputs
         lower = 0.0
@@ -96,34 +84,6 @@ class RandomChoice(PipelineLayer):
             chosen = draws >= lower
             if index != last:
                 chosen = chosen & (draws < upper)
-            augmented = ops.cast(layer(inputs, training=True), inputs.dtype)
-            output = select_per_sample(ops, chosen, augmented, output)
+            output = self._augment_where(chosen, layer, inputs, output)
             lower = upper
         return output
-
-    def compute_output_shape(self, input_shape):
-        return self.choices[0].compute_output_shape(input_shape)
-
-    def compute_mask(self, inputs, mask=None):
-        return mask
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "layers": [
-                    keras.saving.serialize_keras_object(layer) for layer in self.choices
-                ],
-                "weights": list(self.weights_),
-                "seed": self.seed,
-            }
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["layers"] = [
-            keras.saving.deserialize_keras_object(layer) for layer in config["layers"]
-        ]
-        return cls(**config)

@@ -6,8 +6,8 @@ from typing import Any
 
 import keras
 
+from keras_epochkit._core.validation import check_number
 from keras_epochkit.layers._base import SequenceAugmentation
-from keras_epochkit.layers._base import check_positive
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
@@ -48,24 +48,13 @@ class RandomJitter(SequenceAugmentation):
 
     def __init__(self, sigma: float = 0.03, seed: int | None = None, **kwargs: Any):
         super().__init__(seed=seed, **kwargs)
-        self.sigma = check_positive("sigma", sigma)
+        self.sigma = check_number("sigma", sigma, 0.0)
 
-    def get_random_transformation(
-        self, inputs, training=True, seed=None, strength=None
-    ):
-        if not training:
-            return None
-        ops = self.backend
-        stddev = self.sigma * self._strength(strength)
-        noise = self._fast_normal(ops.shape(inputs), self._seed(seed))
-        return {"noise": ops.cast(noise * stddev, inputs.dtype)}
+    def _draw(self, inputs, seed, strength):
+        noise = self._fast_normal(self.backend.shape(inputs), seed)
+        return {
+            "noise": self.backend.cast(noise * (self.sigma * strength), inputs.dtype)
+        }
 
-    def transform(self, inputs, transformation):
-        if transformation is None:
-            return inputs
+    def _apply(self, inputs, transformation):
         return inputs + transformation["noise"]
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"sigma": self.sigma})
-        return config

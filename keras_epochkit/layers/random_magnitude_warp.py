@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 
-from keras_epochkit.layers._base import SequenceAugmentation
-from keras_epochkit.layers._base import check_int
-from keras_epochkit.layers._base import check_positive
+from keras_epochkit.layers._base import SplineAugmentation
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
-class RandomMagnitudeWarp(SequenceAugmentation):
+class RandomMagnitudeWarp(SplineAugmentation):
     """Multiplies each channel by a smooth random curve around 1.
 
     The curve passes through `knots + 2` evenly spaced control values (both
@@ -40,32 +36,8 @@ class RandomMagnitudeWarp(SequenceAugmentation):
         ((2, 100, 3), True)
     """
 
-    def __init__(
-        self, sigma: float = 0.2, knots: int = 4, seed: int | None = None, **kwargs: Any
-    ):
-        super().__init__(seed=seed, **kwargs)
-        self.sigma = check_positive("sigma", sigma)
-        self.knots = check_int("knots", knots, 0)
+    def _draw(self, inputs, seed, strength):
+        return {"curves": self._random_curves(inputs, seed, strength, per_channel=True)}
 
-    def get_random_transformation(
-        self, inputs, training=True, seed=None, strength=None
-    ):
-        if not training:
-            return None
-        ops = self.backend
-        batch, length, channels = self._sizes(inputs)
-        stddev = self.sigma * self._strength(strength)
-        values = ops.random.normal(
-            (batch, self.knots + 2, channels), dtype="float32", seed=self._seed(seed)
-        )
-        return {"curves": self._smooth_curves(1.0 + values * stddev, length)}
-
-    def transform(self, inputs, transformation):
-        if transformation is None:
-            return inputs
+    def _apply(self, inputs, transformation):
         return inputs * self.backend.cast(transformation["curves"], inputs.dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"sigma": self.sigma, "knots": self.knots})
-        return config

@@ -6,8 +6,8 @@ from typing import Any
 
 import keras
 
+from keras_epochkit._core.validation import check_int
 from keras_epochkit.layers._base import SequenceAugmentation
-from keras_epochkit.layers._base import check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
@@ -44,14 +44,9 @@ class RandomPermutation(SequenceAugmentation):
         super().__init__(seed=seed, **kwargs)
         self.max_segments = check_int("max_segments", max_segments, 1)
 
-    def get_random_transformation(
-        self, inputs, training=True, seed=None, strength=None
-    ):
-        if not training:
-            return None
+    def _draw(self, inputs, seed, strength):
         ops = self.backend
         batch, length, _ = self._sizes(inputs)
-        seed = self._seed(seed)
         cuts_count = self.max_segments - 1
         if cuts_count == 0 or length < 2:
             return {
@@ -60,7 +55,7 @@ class RandomPermutation(SequenceAugmentation):
             }
         cuts = ops.random.randint((batch, cuts_count), 1, length, seed=seed)
         active = ops.numpy.arange(cuts_count, dtype="float32") < ops.numpy.round(
-            self._strength(strength) * float(cuts_count)
+            strength * float(cuts_count)
         )
         cuts = ops.numpy.sort(ops.numpy.where(active, cuts, length), axis=-1)
         zeros = ops.numpy.zeros((batch, 1), "int32")
@@ -97,12 +92,5 @@ class RandomPermutation(SequenceAugmentation):
         )
         return {"source": source}
 
-    def transform(self, inputs, transformation):
-        if transformation is None:
-            return inputs
+    def _apply(self, inputs, transformation):
         return self._gather_time(inputs, transformation["source"])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"max_segments": self.max_segments})
-        return config

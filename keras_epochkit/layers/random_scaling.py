@@ -6,8 +6,8 @@ from typing import Any
 
 import keras
 
+from keras_epochkit._core.validation import check_number
 from keras_epochkit.layers._base import SequenceAugmentation
-from keras_epochkit.layers._base import check_positive
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
@@ -39,27 +39,14 @@ class RandomScaling(SequenceAugmentation):
 
     def __init__(self, sigma: float = 0.1, seed: int | None = None, **kwargs: Any):
         super().__init__(seed=seed, **kwargs)
-        self.sigma = check_positive("sigma", sigma)
+        self.sigma = check_number("sigma", sigma, 0.0)
 
-    def get_random_transformation(
-        self, inputs, training=True, seed=None, strength=None
-    ):
-        if not training:
-            return None
-        ops = self.backend
+    def _draw(self, inputs, seed, strength):
         batch, _, channels = self._sizes(inputs)
-        stddev = self.sigma * self._strength(strength)
-        noise = ops.random.normal(
-            (batch, 1, channels), dtype="float32", seed=self._seed(seed)
+        noise = self.backend.random.normal(
+            (batch, 1, channels), dtype="float32", seed=seed
         )
-        return {"factors": 1.0 + noise * stddev}
+        return {"factors": 1.0 + noise * (self.sigma * strength)}
 
-    def transform(self, inputs, transformation):
-        if transformation is None:
-            return inputs
+    def _apply(self, inputs, transformation):
         return inputs * self.backend.cast(transformation["factors"], inputs.dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"sigma": self.sigma})
-        return config

@@ -6,8 +6,9 @@ from typing import Any
 
 import keras
 
+from keras_epochkit._core.validation import check_int
+from keras_epochkit._core.validation import invalid
 from keras_epochkit.layers._base import SequenceAugmentation
-from keras_epochkit.layers._base import check_int
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
@@ -56,9 +57,10 @@ class RandomTimeMask(SequenceAugmentation):
         elif valid:
             valid = max_width >= 0
         if not valid:
-            raise ValueError(
-                "`max_width` must be an integer >= 0 (steps) or a float in (0, 1) "
-                f"(fraction of the length). Received: max_width={max_width!r}"
+            raise invalid(
+                "max_width",
+                "an integer >= 0 (steps) or a float in (0, 1) (fraction of the length)",
+                max_width,
             )
         self.max_width = max_width
 
@@ -67,15 +69,10 @@ class RandomTimeMask(SequenceAugmentation):
             return round(self.max_width * length)
         return min(self.max_width, length)
 
-    def get_random_transformation(
-        self, inputs, training=True, seed=None, strength=None
-    ):
-        if not training:
-            return None
+    def _draw(self, inputs, seed, strength):
         ops = self.backend
         batch, length, _ = self._sizes(inputs)
-        seed = self._seed(seed)
-        widest = float(self._max_steps(length)) * self._strength(strength)
+        widest = float(self._max_steps(length)) * strength
         widest = ops.numpy.clip(ops.numpy.floor(widest), 0.0, float(length))
         shape = (batch, self.count)
         widths = ops.numpy.floor(
@@ -92,8 +89,8 @@ class RandomTimeMask(SequenceAugmentation):
             "widths": ops.cast(widths, "int32"),
         }
 
-    def transform(self, inputs, transformation):
-        if transformation is None or self.count == 0:
+    def _apply(self, inputs, transformation):
+        if self.count == 0:
             return inputs
         ops = self.backend
         length = inputs.shape[1]
@@ -104,8 +101,3 @@ class RandomTimeMask(SequenceAugmentation):
         return ops.numpy.where(
             ops.numpy.expand_dims(masked, -1), ops.numpy.zeros_like(inputs), inputs
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"count": self.count, "max_width": self.max_width})
-        return config

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 
-from keras_epochkit.layers._base import SequenceAugmentation
-from keras_epochkit.layers._base import check_int
-from keras_epochkit.layers._base import check_positive
+from keras_epochkit.layers._base import SplineAugmentation
 
 # Lowest relative speed, so that the time map stays strictly increasing.
 _MIN_SPEED = 0.05
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
-class RandomTimeWarp(SequenceAugmentation):
+class RandomTimeWarp(SplineAugmentation):
     """Resamples the sequence along a smooth, monotone random time map.
 
     A speed curve is drawn per sample as in `RandomMagnitudeWarp` (control
@@ -47,38 +43,12 @@ class RandomTimeWarp(SequenceAugmentation):
         (True, [0.0, 0.0], [19.0, 19.0])
     """
 
-    def __init__(
-        self, sigma: float = 0.2, knots: int = 4, seed: int | None = None, **kwargs: Any
-    ):
-        super().__init__(seed=seed, **kwargs)
-        self.sigma = check_positive("sigma", sigma)
-        self.knots = check_int("knots", knots, 0)
-
-    def get_random_transformation(
-        self, inputs, training=True, seed=None, strength=None
-    ):
-        if not training:
-            return None
+    def _draw(self, inputs, seed, strength):
         ops = self.backend
-        batch, length, _ = self._sizes(inputs)
-        stddev = self.sigma * self._strength(strength)
-        values = ops.random.normal(
-            (batch, self.knots + 2), dtype="float32", seed=self._seed(seed)
-        )
-        speed = ops.numpy.maximum(
-            self._smooth_curves(1.0 + values * stddev, length), _MIN_SPEED
-        )
-        elapsed = ops.numpy.cumsum(speed, axis=1)
+        speed = self._random_curves(inputs, seed, strength, per_channel=False)
+        elapsed = ops.numpy.cumsum(ops.numpy.maximum(speed, _MIN_SPEED), axis=1)
         elapsed = elapsed - elapsed[:, :1]
-        positions = elapsed / elapsed[:, -1:] * float(length - 1)
-        return {"positions": positions}
+        return {"positions": elapsed / elapsed[:, -1:] * float(inputs.shape[1] - 1)}
 
-    def transform(self, inputs, transformation):
-        if transformation is None:
-            return inputs
+    def _apply(self, inputs, transformation):
         return self._resample(inputs, transformation["positions"])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"sigma": self.sigma, "knots": self.knots})
-        return config

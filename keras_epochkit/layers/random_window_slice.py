@@ -7,6 +7,7 @@ from typing import Any
 import keras
 
 from keras_epochkit.layers._base import SequenceAugmentation
+from keras_epochkit.layers._base import check_fraction
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
@@ -42,38 +43,19 @@ class RandomWindowSlice(SequenceAugmentation):
 
     def __init__(self, ratio: float = 0.9, seed: int | None = None, **kwargs: Any):
         super().__init__(seed=seed, **kwargs)
-        if (
-            not isinstance(ratio, (int, float))
-            or isinstance(ratio, bool)
-            or not 0 < ratio <= 1
-        ):
-            raise ValueError(
-                f"`ratio` must be a number in (0, 1]. Received: ratio={ratio!r}"
-            )
-        self.ratio = float(ratio)
+        self.ratio = check_fraction("ratio", ratio)
 
-    def get_random_transformation(
-        self, inputs, training=True, seed=None, strength=None
-    ):
-        if not training:
-            return None
+    def _draw(self, inputs, seed, strength):
         ops = self.backend
         batch, length, _ = self._sizes(inputs)
-        ratio = 1.0 - (1.0 - self.ratio) * self._strength(strength)
+        ratio = 1.0 - (1.0 - self.ratio) * strength
         ratio = ops.numpy.clip(ratio, 0.0, 1.0)
         span = ratio * float(length - 1)
-        start = ops.random.uniform((batch, 1), dtype="float32", seed=self._seed(seed))
+        start = ops.random.uniform((batch, 1), dtype="float32", seed=seed)
         start = start * (float(length - 1) - span)
         steps = ops.numpy.arange(length, dtype="float32") / float(max(length - 1, 1))
         positions = start + ops.numpy.expand_dims(steps, 0) * span
         return {"positions": positions}
 
-    def transform(self, inputs, transformation):
-        if transformation is None:
-            return inputs
+    def _apply(self, inputs, transformation):
         return self._resample(inputs, transformation["positions"])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"ratio": self.ratio})
-        return config

@@ -6,7 +6,9 @@ from typing import Any
 
 import keras
 
+from keras_epochkit._core.validation import invalid
 from keras_epochkit.layers._base import SequenceAugmentation
+from keras_epochkit.layers._base import check_fraction
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
@@ -52,33 +54,18 @@ class RandomWindowWarp(SequenceAugmentation):
         **kwargs: Any,
     ):
         super().__init__(seed=seed, **kwargs)
-        if (
-            not isinstance(window_ratio, (int, float))
-            or isinstance(window_ratio, bool)
-            or not 0 < window_ratio <= 1
-        ):
-            raise ValueError(
-                f"`window_ratio` must be a number in (0, 1]. Received: window_ratio={window_ratio!r}"
-            )
+        self.window_ratio = check_fraction("window_ratio", window_ratio)
         try:
-            scales = tuple(float(s) for s in scales)
-        except TypeError:
-            scales = ()
-        if not scales or min(scales) <= 0:
-            raise ValueError(
-                f"`scales` must be a non-empty list of numbers > 0. Received: scales={scales!r}"
-            )
-        self.window_ratio = float(window_ratio)
-        self.scales = scales
+            factors = tuple(float(s) for s in scales)
+        except (TypeError, ValueError):
+            factors = ()
+        if not factors or min(factors) <= 0:
+            raise invalid("scales", "a non-empty list of numbers > 0", scales)
+        self.scales = factors
 
-    def get_random_transformation(
-        self, inputs, training=True, seed=None, strength=None
-    ):
-        if not training:
-            return None
+    def _draw(self, inputs, seed, strength):
         ops = self.backend
         batch, length, _ = self._sizes(inputs)
-        seed = self._seed(seed)
         last = float(length - 1)
         width = self.window_ratio * last
         start = ops.random.uniform((batch, 1), dtype="float32", seed=seed) * (
@@ -87,12 +74,10 @@ class RandomWindowWarp(SequenceAugmentation):
         choice = ops.random.randint((batch, 1), 0, len(self.scales), seed=seed)
         scales = ops.convert_to_tensor(list(self.scales), dtype="float32")
         factor = ops.numpy.take(scales, choice)
-        factor = ops.numpy.power(factor, self._strength(strength))
+        factor = ops.numpy.power(factor, strength)
         return {"start": start, "width": width + 0.0 * start, "factor": factor}
 
-    def transform(self, inputs, transformation):
-        if transformation is None:
-            return inputs
+    def _apply(self, inputs, transformation):
         ops = self.backend
         length = inputs.shape[1]
         last = float(length - 1)
@@ -113,8 +98,3 @@ class RandomWindowWarp(SequenceAugmentation):
             ),
         )
         return self._resample(inputs, positions)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"window_ratio": self.window_ratio, "scales": list(self.scales)})
-        return config

@@ -8,18 +8,21 @@ from typing import Any
 
 import keras
 
-from keras_epochkit.layers._base import PipelineLayer
+from keras_epochkit._core.validation import check_choice
+from keras_epochkit._core.validation import check_int
+from keras_epochkit._core.validation import check_number
+from keras_epochkit._core.validation import invalid
+from keras_epochkit.layers._base import LayerWrapper
 from keras_epochkit.layers._base import SequenceAugmentation
 from keras_epochkit.layers._base import Untracked
-from keras_epochkit.layers.random_apply import check_layer
-from keras_epochkit.layers.random_apply import select_per_sample
+from keras_epochkit.layers._base import check_layer
 
 _SCHEDULES = ("linear", "cosine", "steps")
 _TARGETS = ("magnitude", "probability")
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")
-class ScheduledAugmentation(PipelineLayer):
+class ScheduledAugmentation(LayerWrapper):
     """Wraps an augmentation whose strength follows a schedule over epochs.
 
     The strength lives in a non-trainable scalar variable (`self.strength`)
@@ -83,6 +86,8 @@ class ScheduledAugmentation(PipelineLayer):
         True
     """
 
+    _layer_arguments = ("layer",)
+
     def __init__(
         self,
         layer: keras.layers.Layer,
@@ -96,66 +101,38 @@ class ScheduledAugmentation(PipelineLayer):
         seed: int | None = None,
         **kwargs: Any,
     ):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         self.layer = check_layer("layer", layer)
-        if schedule not in _SCHEDULES:
-            raise ValueError(
-                f"`schedule` must be one of {_SCHEDULES}. Received: schedule={schedule!r}"
-            )
-        if target not in _TARGETS:
-            raise ValueError(
-                f"`target` must be one of {_TARGETS}. Received: target={target!r}"
-            )
+        self.schedule = check_choice("schedule", schedule, _SCHEDULES)
+        self.target = check_choice("target", target, _TARGETS)
         if target == "magnitude" and not isinstance(layer, SequenceAugmentation):
-            raise ValueError(
-                "`target='magnitude'` needs a keras_epochkit sequence layer "
-                "(RandomJitter, RandomScaling, ...); use target='probability' "
-                f"for other layers. Received: layer={type(layer).__name__}"
+            raise invalid(
+                "layer",
+                "a keras_epochkit sequence layer (RandomJitter, RandomScaling, "
+                "...) for target='magnitude'; use target='probability' for "
+                "other layers",
+                layer,
             )
-        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-            raise ValueError(
-                f"`epochs` must be an integer >= 1. Received: epochs={epochs!r}"
-            )
-        for name, value in (("start", start), ("end", end)):
-            if (
-                not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value < 0
-            ):
-                raise ValueError(
-                    f"`{name}` must be a finite number >= 0. Received: {name}={value!r}"
-                )
+        self.epochs = check_int("epochs", epochs, 1)
+        self.start = check_number("start", start, 0.0)
+        self.end = check_number("end", end, 0.0)
         if schedule == "steps":
             boundaries = list(boundaries or [])
-            values = list(values or [])
+            values = [check_number("values", v, 0.0) for v in values or []]
             if len(values) != len(boundaries) + 1:
-                raise ValueError(
-                    "A 'steps' schedule needs `values` with len(boundaries) + 1 "
-                    f"entries. Received: boundaries={boundaries}, values={values}"
+                raise invalid(
+                    "values", "a list of len(boundaries) + 1 strengths", values
                 )
             if any(b2 <= b1 for b1, b2 in itertools.pairwise(boundaries)):
-                raise ValueError(
-                    f"`boundaries` must be increasing. Received: boundaries={boundaries}"
-                )
-            if any(not math.isfinite(v) or v < 0 for v in values):
-                raise ValueError(
-                    f"`values` must be finite numbers >= 0. Received: values={values}"
-                )
+                raise invalid("boundaries", "an increasing list of epochs", boundaries)
         elif boundaries is not None or values is not None:
-            raise ValueError(
-                "`boundaries` and `values` only apply to schedule='steps'. "
-                f"Received: schedule={schedule!r}"
+            raise invalid(
+                "boundaries",
+                "None (with `values`) unless schedule='steps'",
+                boundaries,
             )
-        self.schedule = schedule
-        self.start = float(start)
-        self.end = float(end)
-        self.epochs = epochs
         self.boundaries = None if boundaries is None else [int(b) for b in boundaries]
-        self.values = None if values is None else [float(v) for v in values]
-        self.target = target
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = True
+        self.values = values
         self.strength = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(self.strength_at(0)),
@@ -201,50 +178,14 @@ class ScheduledAugmentation(PipelineLayer):
             )
         return self.backend.cast(mirrors[backend_name].value, "float32")
 
-    def build(self, input_shape):
-        if input_shape is not None and not self.layer.built:
-            self.layer.build(input_shape)
-        super().build(input_shape)
+    def _wrapped_layers(self):
+        return [self.layer]
 
-    def call(self, inputs, training=True):
-        if not training:
-            return inputs
-        ops = self.backend
+    def _augment(self, inputs):
         strength = self._current_strength()
         if self.target == "magnitude":
-            return ops.cast(
+            return self.backend.cast(
                 self.layer(inputs, training=True, strength=strength), inputs.dtype
             )
-        seed = self._get_seed_generator(ops.name)
-        coins = ops.random.uniform((ops.shape(inputs)[0],), seed=seed)
-        augmented = ops.cast(self.layer(inputs, training=True), inputs.dtype)
-        return select_per_sample(ops, coins < strength, augmented, inputs)
-
-    def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
-
-    def compute_mask(self, inputs, mask=None):
-        return mask
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "layer": keras.saving.serialize_keras_object(self.layer),
-                "schedule": self.schedule,
-                "start": self.start,
-                "end": self.end,
-                "epochs": self.epochs,
-                "boundaries": self.boundaries,
-                "values": self.values,
-                "target": self.target,
-                "seed": self.seed,
-            }
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
-        return cls(**config)
+        chosen = self._uniform_per_sample(inputs) < strength
+        return self._augment_where(chosen, self.layer, inputs, inputs)

@@ -7,9 +7,9 @@ from typing import Any
 import keras
 from keras import ops
 
+from keras_epochkit._core.config import arguments_of
 from keras_epochkit._core.validation import invalid
 from keras_epochkit.metrics.confusion_counts import ConfusionCounts
-from keras_epochkit.metrics.confusion_counts import arguments_of
 from keras_epochkit.metrics.confusion_counts import check_average
 from keras_epochkit.metrics.confusion_counts import check_zero_division
 from keras_epochkit.metrics.confusion_counts import zero_division_value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_epochkit.metrics.confusion_counts import arguments_of
+from keras_epochkit._core.config import arguments_of
 from keras_epochkit.metrics.matrix_score import MatrixScore
 
 

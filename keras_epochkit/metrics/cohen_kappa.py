@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_epochkit._core.config import arguments_of
 from keras_epochkit._core.validation import check_choice
-from keras_epochkit.metrics.confusion_counts import arguments_of
 from keras_epochkit.metrics.confusion_counts import check_zero_division
 from keras_epochkit.metrics.confusion_counts import zero_division_value
 from keras_epochkit.metrics.matrix_score import MatrixScore

@@ -9,7 +9,6 @@ subclass.
 
 from __future__ import annotations
 
-import inspect
 import math
 import warnings
 from typing import Any
@@ -19,6 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_epochkit._core.config import arguments_config
 from keras_epochkit._core.validation import check_choice
 from keras_epochkit._core.validation import check_number
 from keras_epochkit._core.validation import invalid
@@ -60,37 +60,12 @@ def check_average(average: str | None) -> str | None:
     return check_choice("average", average, AVERAGES)
 
 
-def arguments_of(base: type, arguments: dict[str, Any]) -> dict[str, Any]:
-    """The arguments of `base.__init__`, picked from a subclass's `locals()`.
-
-    A subclass lists its whole signature once (for its order and its
-    documentation) and forwards the shared part with
-    `super().__init__(**arguments_of(Base, locals()))`.
-    """
-    return {name: arguments[name] for name in _parameters(base) if name in arguments}
-
-
 def concrete(value) -> np.ndarray | None:
     """`value` as NumPy when it is concrete, `None` inside a traced function."""
     try:
         return ops.convert_to_numpy(value)
     except Exception:  # a symbolic tensor or tracer has no value to read
         return None
-
-
-def _parameters(cls: type) -> list[str]:
-    """The constructor's named arguments; behind `**kwargs`, its parents' too."""
-    names: list[str] = []
-    for klass in cls.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        params = list(inspect.signature(klass.__init__).parameters.values())[1:]
-        for p in params:
-            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in names:
-                names.append(p.name)
-        if all(p.kind != p.VAR_KEYWORD for p in params):
-            break
-    return names
 
 
 def _shape(x) -> tuple:
@@ -667,10 +642,7 @@ class ConfusionCounts(keras.metrics.Metric):
 
     def get_config(self) -> dict:
         """Every constructor argument of the class, read from its attribute."""
-        return {
-            name: getattr(self, self._config_attributes.get(name, name))
-            for name in _parameters(type(self))
-        }
+        return arguments_config(self, self._config_attributes, keras.metrics.Metric)
 
 
 def _poisoned(counts, poison):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_epochkit._core.config import arguments_of
 from keras_epochkit._core.validation import check_choice
 from keras_epochkit._core.validation import invalid
 from keras_epochkit.metrics.confusion_counts import TASKS
-from keras_epochkit.metrics.confusion_counts import arguments_of
 from keras_epochkit.metrics.matrix_score import MatrixScore
 
 NORMALIZE = (None, "true", "pred", "all")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from keras_epochkit._core.config import arguments_of
 from keras_epochkit.metrics.averaged_score import AveragedScore
-from keras_epochkit.metrics.confusion_counts import arguments_of
 from keras_epochkit.metrics.f_beta_score import FBetaScore
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import keras
 
+from keras_epochkit._core.config import arguments_of
 from keras_epochkit._core.validation import check_number
 from keras_epochkit.metrics.averaged_score import AveragedScore
-from keras_epochkit.metrics.confusion_counts import arguments_of
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_epochkit._core.config import arguments_of
 from keras_epochkit._core.validation import invalid
 from keras_epochkit.metrics.confusion_counts import ConfusionCounts
-from keras_epochkit.metrics.confusion_counts import arguments_of
 
 
 @keras.saving.register_keras_serializable(package="keras_epochkit")

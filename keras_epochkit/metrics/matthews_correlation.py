@@ -5,7 +5,6 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_epochkit.metrics.confusion_counts import arguments_of
 from keras_epochkit.metrics.matrix_score import MatrixScore
 
 
@@ -49,21 +48,6 @@ class MatthewsCorrelation(MatrixScore):
 
     _direction = "up"  # maximised by callbacks with mode="auto"
     _default_name = "matthews_correlation"
-
-    def __init__(
-        self,
-        task: str = "multiclass",
-        num_classes: int | None = None,
-        threshold: float = 0.5,
-        from_logits: bool = False,
-        sparse_y_true: bool | None = None,
-        sparse_y_pred: bool | None = None,
-        ignore_class: int | None = None,
-        class_names: list[str] | None = None,
-        name: str | None = None,
-        dtype: str | None = None,
-    ):
-        super().__init__(**arguments_of(MatrixScore, locals()))
 
     def result(self):
         matrix = self.matrix()

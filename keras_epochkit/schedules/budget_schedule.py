@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
+
+from keras_epochkit._core.config import arguments_config
+from keras_epochkit._core.validation import check_int
+from keras_epochkit._core.validation import check_number
+from keras_epochkit._core.validation import invalid
 
 # Layout of the schedule's state vector (one float32 variable).
 _WARMUP, _HORIZON, _ANCHOR_STEP, _ANCHOR_PROGRESS, _SCALE = range(5)
@@ -79,6 +82,9 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         name: the schedule's name. Defaults to the class name.
     """
 
+    # Constructor arguments kept under another attribute name (for get_config).
+    _config_attributes: dict[str, str] = {"total_steps": "initial_total_steps"}
+
     def __init__(
         self,
         learning_rate: float,
@@ -90,32 +96,22 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         name: str | None = None,
     ):
         super().__init__()
-        _check_rate("learning_rate", learning_rate, positive=True)
-        _check_rate("warmup_learning_rate", warmup_learning_rate)
-        _check_rate("final_learning_rate", final_learning_rate)
-        if total_steps is not None and (
-            isinstance(total_steps, bool)
-            or not isinstance(total_steps, (int, np.integer))
-            or total_steps < 1
-        ):
-            raise ValueError(
-                "`total_steps` must be a positive integer or None; "
-                f"received total_steps={total_steps!r}"
-            )
-        if (
-            isinstance(warmup_steps, bool)
-            or not isinstance(warmup_steps, (int, np.integer))
-            or warmup_steps < 0
-        ):
-            raise ValueError(
-                "`warmup_steps` must be an integer >= 0; "
-                f"received warmup_steps={warmup_steps!r}"
-            )
-        if not (0.0 <= float(warmup_fraction) < 1.0):
-            raise ValueError(
-                "`warmup_fraction` must be in [0, 1); "
-                f"received warmup_fraction={warmup_fraction!r}"
-            )
+        self.learning_rate = check_number("learning_rate", learning_rate, 0.0)
+        if self.learning_rate == 0:
+            raise invalid("learning_rate", "a finite number > 0", learning_rate)
+        self.warmup_learning_rate = check_number(
+            "warmup_learning_rate", warmup_learning_rate, 0.0
+        )
+        self.final_learning_rate = check_number(
+            "final_learning_rate", final_learning_rate, 0.0
+        )
+        if total_steps is not None:
+            total_steps = check_int("total_steps", total_steps, 1)
+        self.initial_total_steps = total_steps
+        self.warmup_steps = check_int("warmup_steps", warmup_steps, 0)
+        self.warmup_fraction = check_number("warmup_fraction", warmup_fraction, 0.0)
+        if self.warmup_fraction >= 1.0:
+            raise invalid("warmup_fraction", "a number in [0, 1)", warmup_fraction)
         if warmup_steps and warmup_fraction:
             raise ValueError(
                 "Give the warm-up either in steps (`warmup_steps`) or as a "
@@ -128,12 +124,6 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 "`warmup_steps` must be smaller than `total_steps`; received "
                 f"warmup_steps={warmup_steps}, total_steps={total_steps}"
             )
-        self.learning_rate = float(learning_rate)
-        self.initial_total_steps = None if total_steps is None else int(total_steps)
-        self.warmup_steps = int(warmup_steps)
-        self.warmup_fraction = float(warmup_fraction)
-        self.warmup_learning_rate = float(warmup_learning_rate)
-        self.final_learning_rate = float(final_learning_rate)
         self.name = name or type(self).__name__
         self._optimizer = None
         # The schedule's own state; on JAX, attach() moves the reads to an
@@ -267,10 +257,9 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         Args:
             value: a finite number > 0.
         """
-        if not (math.isfinite(float(value)) and float(value) > 0):
-            raise ValueError(f"`scale` must be a finite number > 0; received {value!r}")
+        value = check_number("scale", value, 0.0, strict=True)
         state = self._read_state()
-        state[_SCALE] = float(value)
+        state[_SCALE] = value
         self._write_state(state)
 
     def bind(self, total_steps: int, step: int = 0) -> None:
@@ -351,22 +340,5 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return self._value(step, [state[i] for i in range(_STATE_SIZE)])
 
     def get_config(self) -> dict:
-        return {
-            "learning_rate": self.learning_rate,
-            "total_steps": self.initial_total_steps,
-            "warmup_steps": self.warmup_steps,
-            "warmup_fraction": self.warmup_fraction,
-            "warmup_learning_rate": self.warmup_learning_rate,
-            "final_learning_rate": self.final_learning_rate,
-            "name": self.name,
-        }
-
-
-def _check_rate(name: str, value, *, positive: bool = False) -> None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not math.isfinite(number) or number < 0 or (positive and number == 0):
-        allowed = "a finite number > 0" if positive else "a finite number >= 0"
-        raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}")
+        """Every constructor argument, read from its attribute."""
+        return arguments_config(self, self._config_attributes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_epochkit._core.config import arguments_of
 from keras_epochkit.schedules.budget_schedule import BudgetSchedule
 
 
@@ -45,19 +46,9 @@ class Constant(BudgetSchedule):
         name: str | None = None,
     ):
         super().__init__(
-            learning_rate,
-            total_steps=total_steps,
-            warmup_steps=warmup_steps,
-            warmup_fraction=warmup_fraction,
-            warmup_learning_rate=warmup_learning_rate,
             final_learning_rate=learning_rate,
-            name=name,
+            **arguments_of(BudgetSchedule, locals()),
         )
 
     def _shape(self, progress):
         return ops.ones_like(progress)
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        del config["final_learning_rate"]
-        return config

@@ -7,6 +7,7 @@ import math
 import keras
 from keras import ops
 
+from keras_epochkit._core.validation import check_number
 from keras_epochkit.schedules.budget_schedule import BudgetSchedule
 
 
@@ -41,6 +42,11 @@ class OneCycle(BudgetSchedule):
         ['4.0e-03', '1.0e-01', '4.0e-07']
     """
 
+    _config_attributes = {
+        "total_steps": "initial_total_steps",
+        "warmup_fraction": "_warmup_fraction_arg",
+    }
+
     def __init__(
         self,
         max_learning_rate: float,
@@ -51,16 +57,8 @@ class OneCycle(BudgetSchedule):
         final_div_factor: float = 1e4,
         name: str | None = None,
     ):
-        for arg, value in (
-            ("div_factor", div_factor),
-            ("final_div_factor", final_div_factor),
-        ):
-            if not (math.isfinite(float(value)) and float(value) >= 1.0):
-                raise ValueError(
-                    f"`{arg}` must be a finite number >= 1; received {arg}={value!r}"
-                )
-        self.div_factor = float(div_factor)
-        self.final_div_factor = float(final_div_factor)
+        self.div_factor = check_number("div_factor", div_factor, 1.0)
+        self.final_div_factor = check_number("final_div_factor", final_div_factor, 1.0)
         self.max_learning_rate = float(max_learning_rate)
         self._warmup_fraction_arg = warmup_fraction
         if warmup_fraction is None:
@@ -81,14 +79,3 @@ class OneCycle(BudgetSchedule):
 
     def _shape(self, progress):
         return 0.5 * (1.0 + ops.cos(math.pi * progress))
-
-    def get_config(self) -> dict:
-        return {
-            "max_learning_rate": self.max_learning_rate,
-            "total_steps": self.initial_total_steps,
-            "warmup_fraction": self._warmup_fraction_arg,
-            "warmup_steps": self.warmup_steps,
-            "div_factor": self.div_factor,
-            "final_div_factor": self.final_div_factor,
-            "name": self.name,
-        }

@@ -7,6 +7,10 @@ import math
 import keras
 from keras import ops
 
+from keras_epochkit._core.config import arguments_of
+from keras_epochkit._core.validation import check_choice
+from keras_epochkit._core.validation import check_number
+from keras_epochkit._core.validation import invalid
 from keras_epochkit.schedules.budget_schedule import BudgetSchedule
 
 DECAY_SHAPES = ("linear", "cosine", "1-sqrt")
@@ -62,27 +66,11 @@ class WarmupStableDecay(BudgetSchedule):
         final_learning_rate: float = 0.0,
         name: str | None = None,
     ):
-        if not (0.0 < float(decay_fraction) <= 1.0):
-            raise ValueError(
-                "`decay_fraction` must be in (0, 1]; "
-                f"received decay_fraction={decay_fraction!r}"
-            )
-        if decay_shape not in DECAY_SHAPES:
-            raise ValueError(
-                f"`decay_shape` must be one of {DECAY_SHAPES}; "
-                f"received decay_shape={decay_shape!r}"
-            )
-        self.decay_fraction = float(decay_fraction)
-        self.decay_shape = decay_shape
-        super().__init__(
-            learning_rate,
-            total_steps=total_steps,
-            warmup_steps=warmup_steps,
-            warmup_fraction=warmup_fraction,
-            warmup_learning_rate=warmup_learning_rate,
-            final_learning_rate=final_learning_rate,
-            name=name,
-        )
+        self.decay_fraction = check_number("decay_fraction", decay_fraction, 0.0, 1.0)
+        if self.decay_fraction == 0:
+            raise invalid("decay_fraction", "a number in (0, 1]", decay_fraction)
+        self.decay_shape = check_choice("decay_shape", decay_shape, DECAY_SHAPES)
+        super().__init__(**arguments_of(BudgetSchedule, locals()))
 
     def _shape(self, progress):
         start = 1.0 - self.decay_fraction
@@ -92,8 +80,3 @@ class WarmupStableDecay(BudgetSchedule):
         if self.decay_shape == "cosine":
             return 0.5 * (1.0 + ops.cos(math.pi * q))
         return 1.0 - ops.sqrt(q)
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(decay_fraction=self.decay_fraction, decay_shape=self.decay_shape)
-        return config

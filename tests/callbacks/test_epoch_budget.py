@@ -198,6 +198,23 @@ def test_a_keras_schedule_is_refused_with_a_clear_error():
         model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[EpochBudget()])
 
 
+def test_a_fixed_learning_rate_is_named_with_its_value():
+    x, y = probe_data(16)
+    model = probe_model(0.0125)
+    with pytest.raises(ValueError, match=r"a fixed value \(0\.0125\)"):
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[EpochBudget()])
+
+
+def test_a_keras_without_the_schedule_where_keras_3_keeps_it_fails_clearly(
+    monkeypatch,
+):
+    x, y = probe_data(16)
+    model = probe_model(schedules.LinearDecay(0.01))
+    monkeypatch.setattr(keras, "__version__", "4.0.0")
+    with pytest.raises(RuntimeError, match=r"Keras 4\.0\.0 keeps it elsewhere"):
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[EpochBudget()])
+
+
 def test_a_schedule_other_than_the_optimizers_is_refused():
     x, y = probe_data(16)
     model = probe_model(schedules.LinearDecay(0.01))
