@@ -21,6 +21,7 @@ from keras_epochkit._core.validation import invalid
 from keras_epochkit._version import __version__
 from keras_epochkit.callbacks import _resume
 from keras_epochkit.callbacks._budget import inner_optimizer
+from keras_epochkit.callbacks._budget import learning_rate_schedule
 from keras_epochkit.schedules.budget_schedule import BudgetSchedule
 
 # Bump when the layout of a backup changes; see `BackupAndRestore` for what a
@@ -688,7 +689,9 @@ def _budget_schedule(model) -> BudgetSchedule | None:
     (idempotent, and a no-op on the other backends) makes them agree.
     """
     optimizer = inner_optimizer(model)
-    schedule = getattr(optimizer, "_learning_rate", None)
+    if optimizer is None:
+        return None
+    schedule = learning_rate_schedule(optimizer)
     if not isinstance(schedule, BudgetSchedule):
         return None
     schedule.attach(optimizer)
