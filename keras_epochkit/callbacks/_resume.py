@@ -24,6 +24,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_epochkit.callbacks._stateful import class_key
+
 GUIDE_URL = "https://keras-epochkit.readthedocs.io/en/latest/guides/resuming/"
 
 
@@ -251,12 +253,7 @@ def protocol_key(callback) -> str:
     key = getattr(callback, "state_key", None)
     if isinstance(key, str) and key:
         return key
-    monitor = getattr(callback, "monitor", None)
-    if isinstance(monitor, (list, tuple)):
-        monitor = ",".join(str(m) for m in monitor)
-    if isinstance(monitor, str) and monitor:
-        return f"{type(callback).__name__}[{monitor}]"
-    return type(callback).__name__
+    return class_key(callback)
 
 
 def handle_for(callback) -> Handle | None:

@@ -43,12 +43,7 @@ class StatefulCallback(keras.callbacks.Callback):
         """The stable name under which `BackupAndRestore` keeps the state."""
         if self._state_name is not None:
             return self._state_name
-        monitor = getattr(self, "monitor", None)
-        if isinstance(monitor, (list, tuple)):
-            monitor = ",".join(str(m) for m in monitor)
-        if isinstance(monitor, str) and monitor:
-            return f"{type(self).__name__}[{monitor}]"
-        return type(self).__name__
+        return class_key(self)
 
     @state_key.setter
     def state_key(self, name: str) -> None:
@@ -82,3 +77,13 @@ class StatefulCallback(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         # A state restored during this fit must not leak into the next one.
         self._restored = False
+
+
+def class_key(callback) -> str:
+    """The class name, plus `[monitor]` when the callback has a `monitor`."""
+    monitor = getattr(callback, "monitor", None)
+    if isinstance(monitor, (list, tuple)):
+        monitor = ",".join(str(m) for m in monitor)
+    if isinstance(monitor, str) and monitor:
+        return f"{type(callback).__name__}[{monitor}]"
+    return type(callback).__name__
