@@ -205,7 +205,8 @@ class _CSVLogger(Adapter):
 
     def prepare(self, callback):
         # Opening with "w" in `on_train_begin` would empty the file.
-        callback._epochkit_append = callback.append
+        if not hasattr(callback, "_epochkit_append"):
+            callback._epochkit_append = callback.append
         callback.append = True
 
     def finish(self, callback):

@@ -250,12 +250,18 @@ class BackupAndRestore(keras.callbacks.Callback):
             listing.callbacks = [*listing.callbacks, self._finisher]
             self._finisher.set_model(model)
         self._listed = listing.callbacks
+        self._unprepare()  # what an interrupted fit left prepared
         if self._has_backup():
             for callback in self._listed:
                 adapter = _resume.adapter_for(callback)
                 if adapter is not None and not _resume.has_protocol(callback):
                     adapter.prepare(callback)
                     self._prepared.append((adapter, callback))
+
+    def _unprepare(self) -> None:
+        for adapter, callback in self._prepared:
+            adapter.finish(callback)
+        self._prepared = []
 
     def _collect(self) -> None:
         """The handles of every callback whose state a backup keeps."""
@@ -383,9 +389,7 @@ class BackupAndRestore(keras.callbacks.Callback):
             # Keras reads this on every fit; a later fit must start afresh.
             self.model._initial_epoch = None
             self._set_initial_epoch = False
-        for adapter, callback in self._prepared:
-            adapter.finish(callback)
-        self._prepared = []
+        self._unprepare()
         if self.delete_checkpoint:
             self._delete_backup()
         elif self._first_epoch is not None or self.restored_epoch is not None:
