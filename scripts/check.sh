@@ -11,7 +11,9 @@
 #      KERAS_BACKEND runs the quickstart line and the Python example, both
 #      read from README.md, then `epochkit --help` and `epochkit analyze`,
 #   6. the fast tests on JAX with the oldest Keras that pyproject.toml allows,
-#      in a third fresh environment.
+#      in a third fresh environment,
+#   7. the fast tests on TensorFlow with the Colab-like pins ($colab_pins
+#      below: the TensorFlow and Keras that Colab ships), in a fourth.
 # It fails if any step fails or if a backend runs zero tests.
 #
 # Usage: bash scripts/check.sh [--fast] [--reuse] [--venv DIR] [--[no-]fresh]
@@ -20,9 +22,9 @@
 #                              [-- PYTEST_ARGS...]
 #   --fast      skip tests marked slow (the quick local loop)
 #   --reuse     keep an existing environment instead of making a fresh one
-#   --no-fresh  skip steps 5 and 6, which the options above and pytest
+#   --no-fresh  skip steps 5 to 7, which the options above and pytest
 #               arguments also skip (the quick loops)
-#   --fresh     run steps 5 and 6 all the same
+#   --fresh     run steps 5 to 7 all the same
 #   --pins      make the environment with these exact requirements, for
 #               example --pins "keras==3.12.0"; implies --no-fresh
 #   --extras    the extras to install (default "all")
@@ -157,6 +159,41 @@ PY
   fi
 done
 
+# The pair of TensorFlow and Keras that Colab's runtimes ship (Colab's
+# published package list), with the NumPy that comes with them. The docs
+# (docs/installation.md) show the command that checks it.
+colab_pins="tensorflow==2.20.0 keras==3.13.2 numpy==2.1.3"
+
+# pinned_fast_tests LABEL VENV BACKEND EXTRAS PINS: the fast tests on one
+# backend in a fresh environment made with exact pins, added to the summary.
+pinned_fast_tests() {
+  local label="$1" pinned_venv="$2" backend="$3" pinned_extras="$4"
+  local pinned="$5" t0 log rc passed failed skipped
+  t0=$(date +%s)
+  log="$(mktemp)"
+  set +e
+  bash "$root/scripts/check.sh" --venv "$root/$pinned_venv" --no-lint \
+    --pins "$pinned" --extras "$pinned_extras" --backends "$backend" --fast \
+    2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  read -r passed failed skipped < <(sed -nE \
+    's/^total: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p' \
+    "$log" | tail -n 1) || true
+  rm -f "$log"
+  passed=${passed:-0}
+  failed=${failed:-0}
+  skipped=${skipped:-0}
+  total_passed=$(( total_passed + passed ))
+  total_failed=$(( total_failed + failed ))
+  total_skipped=$(( total_skipped + skipped ))
+  summary+="$(printf '%-11s %5d passed %4d failed %4d skipped %6ds  (%s, fast tests)' \
+    "$label" "$passed" "$failed" "$skipped" "$(( $(date +%s) - t0 ))" "$backend")"$'\n'
+  if [ "$rc" != 0 ] || [ "$passed" -le 0 ]; then
+    status=1
+  fi
+}
+
 if [ "$fresh" != 0 ]; then
   step "the README on a new machine"
   t0=$(date +%s)
@@ -174,29 +211,12 @@ print(re.search(r'"keras>=([0-9.]+)"', text).group(1))
 PY
   )"
   step "fast tests on the Keras floor, keras==$floor with JAX"
-  t0=$(date +%s)
-  floor_log="$(mktemp)"
-  set +e
-  bash "$root/scripts/check.sh" --venv "$root/.venv-floor" --no-lint \
-    --pins "keras==$floor" --extras "jax,test,recipes" --backends jax --fast \
-    2>&1 | tee "$floor_log"
-  floor_rc=${PIPESTATUS[0]}
-  set -e
-  read -r passed failed skipped < <(sed -nE \
-    's/^total: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p' \
-    "$floor_log" | tail -n 1) || true
-  rm -f "$floor_log"
-  passed=${passed:-0}
-  failed=${failed:-0}
-  skipped=${skipped:-0}
-  total_passed=$(( total_passed + passed ))
-  total_failed=$(( total_failed + failed ))
-  total_skipped=$(( total_skipped + skipped ))
-  summary+="$(printf '%-11s %5d passed %4d failed %4d skipped %6ds  (jax, fast tests)' \
-    "keras $floor" "$passed" "$failed" "$skipped" "$(( $(date +%s) - t0 ))")"$'\n'
-  if [ "$floor_rc" != 0 ] || [ "$passed" -le 0 ]; then
-    status=1
-  fi
+  pinned_fast_tests "keras $floor" .venv-floor jax "jax,test,recipes" \
+    "keras==$floor"
+
+  step "fast tests on the Colab-like set with TensorFlow: $colab_pins"
+  pinned_fast_tests "colab-like" .venv-colab tensorflow "test,recipes" \
+    "$colab_pins"
 fi
 
 step "summary ($(( $(date +%s) - start ))s)"

@@ -67,7 +67,19 @@ def test_ci_runs_the_readme_test_command_which_runs_the_new_machine_checks():
     assert "exec bash scripts/check.sh\n" in (ROOT / ".ci" / "run").read_text()
     check = (ROOT / "scripts" / "check.sh").read_text()
     assert 'bash "$root/scripts/fresh_install.sh"' in check
-    assert '--pins "keras==$floor"' in check
+    assert 'pinned_fast_tests "keras $floor" .venv-floor jax' in check
+    assert '"keras==$floor"' in check
+    assert 'pinned_fast_tests "colab-like" .venv-colab tensorflow' in check
+
+
+def test_colab_like_pins_in_ci_are_the_ones_the_installation_page_names():
+    check = (ROOT / "scripts" / "check.sh").read_text()
+    (pins,) = re.findall(r'^colab_pins="([^"]+)"$', check, flags=re.MULTILINE)
+    assert "tensorflow==" in pins and "keras==" in pins
+    installation = (ROOT / "docs" / "installation.md").read_text()
+    assert f'--pins "{pins}"' in installation
+    quoted = " ".join(f'"{pin}"' for pin in pins.split())
+    assert f"pip install {quoted} -e" in installation
 
 
 def test_declared_keras_floor_is_the_one_the_docs_name():

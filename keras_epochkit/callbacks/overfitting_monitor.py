@@ -236,6 +236,18 @@ class OverfittingMonitor(StatefulCallback):
         self.summary = ""
 
     # --- Keras hooks -------------------------------------------------------
+    def set_model(self, model) -> None:
+        super().set_model(model)
+        # `fit` builds the optimizer, then hands the model to its callbacks,
+        # then prepares the train step: attaching here puts the schedule's
+        # state among the optimizer's variables before that. Keras 3.10 and
+        # 3.11 on JAX record the optimizer's variables at that point and
+        # fail on one added later, in `on_train_begin`.
+        if self.action == "reduce_lr" and getattr(model, "optimizer", None) is not None:
+            optimizer, rate = self._optimizer_and_rate()
+            if optimizer.built:
+                self._attach(optimizer, rate)
+
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         self._missing.reset()
@@ -312,19 +324,23 @@ class OverfittingMonitor(StatefulCallback):
                     "method. Use a keras_epochkit schedule, a float learning "
                     "rate, or another `action`."
                 )
-            # keras_epochkit schedules keep `scale` in a variable the compiled
-            # train step reads; on JAX it must be the optimizer's, which
-            # `attach` creates once.
-            if callable(getattr(rate, "attach", None)) and not getattr(
-                rate, "attached", True
-            ):
-                rate.attach(optimizer)
+            self._attach(optimizer, rate)
         elif callable(rate):
             raise TypeError(
                 "OverfittingMonitor(action='reduce_lr') cannot reduce a "
                 "learning rate given as a plain callable; use a float, a "
                 "keras_epochkit schedule, or another `action`."
             )
+
+    @staticmethod
+    def _attach(optimizer, rate) -> None:
+        # keras_epochkit schedules keep `scale` in a variable the compiled
+        # train step reads; on JAX it must be the optimizer's, which `attach`
+        # creates once.
+        if callable(getattr(rate, "attach", None)) and not getattr(
+            rate, "attached", True
+        ):
+            rate.attach(optimizer)
 
     def _reduce_learning_rate(self, epoch: int) -> None:
         optimizer, rate = self._optimizer_and_rate()

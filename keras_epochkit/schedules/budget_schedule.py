@@ -181,8 +181,10 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         public `add_variable`, once: JAX's compiled step is handed the
         optimizer's variables and no other state. On TensorFlow and PyTorch
         the compiled step reads the schedule's own variable and nothing is
-        added. Call it before `fit` starts training (a callback's `set_model`
-        or `on_train_begin` is the place); `EpochBudget` and `TimeBudget` do.
+        added. Call it before `fit` starts training: a callback's `set_model`
+        is the place, as `EpochBudget` and `TimeBudget` do (`on_train_begin`
+        also works from Keras 3.12 on; Keras 3.10 and 3.11 on JAX fix the
+        optimizer's variables before it).
 
         A schedule serves one optimizer: attaching it to a second one raises
         `ValueError`.

@@ -262,6 +262,30 @@ def test_reduce_lr_action_scales_an_epochkit_schedule_in_the_train_step():
     assert RecordRate.rates[detected] == pytest.approx(0.25e-2)
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax",
+    reason="only JAX's train step needs the schedule's state in the optimizer",
+)
+def test_reduce_lr_attaches_an_epochkit_schedule_before_any_train_begin():
+    # fit builds the optimizer and hands the model to its callbacks before it
+    # prepares the train step; Keras 3.10 and 3.11 on JAX fix the optimizer's
+    # variables there, so an attach in on_train_begin comes too late.
+    from keras_epochkit.schedules import Constant
+
+    model, train, _ = _noisy_regression()
+    schedule = Constant(1e-2)
+    model.compile(keras.optimizers.Adam(schedule), "mse")
+    seen = []
+
+    class Probe(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(schedule.attached)
+
+    monitor = OverfittingMonitor(action="reduce_lr", verbose=0)
+    model.fit(*train, epochs=1, verbose=0, callbacks=[Probe(), monitor])
+    assert seen == [True]
+
+
 def test_reduce_lr_rejects_a_schedule_without_scale_at_train_begin():
     model, train, val = _noisy_regression()
     schedule = keras.optimizers.schedules.ExponentialDecay(1e-2, 10, 0.9)
