@@ -240,6 +240,13 @@ class BackupAndRestore(keras.callbacks.Callback):
 
     def set_model(self, model):
         super().set_model(model)
+        # `fit` builds the optimizer, then hands the model to its callbacks,
+        # then prepares the train step: attaching the schedule here puts its
+        # state among the optimizer's variables before that (Keras 3.10 and
+        # 3.11 on JAX record them there and fail on one added later).
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None and optimizer.built:
+            _budget_schedule(model)
         listing = _resume.find_callback_list(self)
         if listing is None:
             # Hooks called by hand: only `callbacks` is kept (see the docstring).
