@@ -1,6 +1,7 @@
 """Keras callbacks: stopping, overfitting, budgets, resuming and reports."""
 
 from keras_epochkit._core.registry import register_pending
+from keras_epochkit.callbacks._resume import ResumeWarning
 from keras_epochkit.callbacks.augmentation_scheduler import AugmentationScheduler
 from keras_epochkit.callbacks.backup_and_restore import BackupAndRestore
 from keras_epochkit.callbacks.classification_report import ClassificationReport
@@ -22,6 +23,7 @@ __all__ = [
     "EarlyStopping",
     "EpochBudget",
     "OverfittingMonitor",
+    "ResumeWarning",
     "StopReason",
     "TimeBudget",
 ]
