@@ -656,7 +656,9 @@ class BackupAndRestore(keras.callbacks.Callback):
             for handle in self._handles:
                 if handle.key in pending and handle.key in saved:
                     handle.replay_epoch_end(state["epoch"] - 1, logs)
-        if state.get("stopped") or self.model.stop_training:
+        if self._listed is not None and (
+            state.get("stopped") or self.model.stop_training
+        ):
             # The run had stopped: the resumed fit trains no further epoch.
             epochs = (self.params or {}).get("epochs")
             if epochs is not None:
