@@ -168,21 +168,13 @@ class _CSVLogger(Adapter):
         csv_file = getattr(callback, "csv_file", None)
         if csv_file is not None and not getattr(csv_file, "closed", False):
             csv_file.flush()
-        size = (
-            os.path.getsize(callback.filename)
-            if os.path.exists(callback.filename)
-            else 0
-        )
+        size = _file_size(callback.filename)
         keys = getattr(callback, "keys", None)
         return {"size": int(size), "keys": None if keys is None else list(keys)}
 
     def set_state(self, callback, state):
         size = int(state["size"])
-        current = (
-            os.path.getsize(callback.filename)
-            if os.path.exists(callback.filename)
-            else 0
-        )
+        current = _file_size(callback.filename)
         if current < size:
             warnings.warn(
                 f"{callback.filename!r} is shorter ({current} bytes) than when the "
@@ -317,3 +309,7 @@ def _plain(value):
     # Tensors and variables, e.g. a `best` Keras computed with keras.ops.
     array = np.asarray(keras.ops.convert_to_numpy(value))
     return array.item() if array.ndim == 0 else array
+
+
+def _file_size(path) -> int:
+    return os.path.getsize(path) if os.path.exists(path) else 0

@@ -1,5 +1,6 @@
 """BackupAndRestore: resumes weights, optimizer, generators and callback state."""
 
+import contextlib
 import json
 import pathlib
 import shutil
@@ -78,6 +79,16 @@ def fit(model, data, callbacks, epochs=EPOCHS):
     )
 
 
+def assert_same_run(history, ledger, model, reference_ledger, reference):
+    """The resumed run's whole history, ledger and weights equal the reference's."""
+    np.testing.assert_allclose(
+        history.history["loss"], reference_ledger.losses, rtol=1e-5
+    )
+    np.testing.assert_allclose(ledger.losses, reference_ledger.losses, rtol=1e-5)
+    for ours, theirs in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
 def uninterrupted(data):
     model, ledger = make_model(), LossLedger()
     fit(model, data, [ledger])
@@ -106,12 +117,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, data, backup_first, list
     history = fit(model, data, callbacks(ledger))
 
     # `fit` returns the whole run's history, the epochs before the restart too.
-    np.testing.assert_allclose(
-        history.history["loss"], reference_ledger.losses, rtol=1e-5
-    )
-    np.testing.assert_allclose(ledger.losses, reference_ledger.losses, rtol=1e-5)
-    for ours, theirs in zip(model.get_weights(), reference.get_weights()):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert_same_run(history, ledger, model, reference_ledger, reference)
     assert not (tmp_path / "backup").exists()  # deleted after a normal end
 
 
@@ -302,25 +308,12 @@ def test_a_damaged_newest_backup_falls_back_to_the_previous_one(
     with (
         pytest.warns(UserWarning, match="could not be read|resuming from")
         if (damaged != "LATEST")
-        else _no_warning()
+        else contextlib.nullcontext()
     ):
         history = fit(model, data, callbacks(ledger))
     # The previous backup is the same epoch's, written before the callbacks
     # after BackupAndRestore had seen the epoch; they replay it.
-    np.testing.assert_allclose(
-        history.history["loss"], reference_ledger.losses, rtol=1e-5
-    )
-    np.testing.assert_allclose(ledger.losses, reference_ledger.losses, rtol=1e-5)
-    for ours, theirs in zip(model.get_weights(), reference.get_weights()):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
-
-
-class _no_warning:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+    assert_same_run(history, ledger, model, reference_ledger, reference)
 
 
 def test_no_readable_backup_raises_and_names_each_failure(tmp_path, data):
