@@ -329,7 +329,7 @@ class BackupAndRestore(keras.callbacks.Callback):
             if self._pending_states is not None:
                 # Hooks called by hand: the states go back once every
                 # callback has reset itself.
-                self._apply(self._pending_states, epoch)
+                self._apply(self._pending_states)
                 self._pending_states = None
 
     def on_train_batch_end(self, batch, logs=None):
@@ -381,7 +381,7 @@ class BackupAndRestore(keras.callbacks.Callback):
         if self._listed is None:
             self._pending_states = state
         else:
-            self._apply(state, state["epoch"])
+            self._apply(state)
 
     def _epoch_complete(self, epoch: int) -> None:
         """Every callback has finished `epoch`."""
@@ -646,7 +646,7 @@ class BackupAndRestore(keras.callbacks.Callback):
             if handle.key in saved:
                 handle.set_state(saved[handle.key])
 
-    def _apply(self, state: dict, epoch: int) -> None:
+    def _apply(self, state: dict) -> None:
         """Puts back the callbacks' states and replays what they had not seen."""
         self._set_states(state)
         saved = state["callbacks"]
