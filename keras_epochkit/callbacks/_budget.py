@@ -49,8 +49,17 @@ def iterations(model) -> int:
     return int(keras.ops.convert_to_numpy(optimizer.iterations))
 
 
-def current_learning_rate(model) -> float:
+def current_learning_rate(model, step: int | None = None) -> float:
+    """The optimizer's learning rate now; `step` is its step count if known.
+
+    A budget schedule's rate is computed on the host from its state (no
+    eager evaluation of the schedule's ops, which costs a millisecond a
+    call on JAX); any other rate is read from the optimizer.
+    """
     optimizer = inner_optimizer(model)
+    schedule = learning_rate_schedule(optimizer)
+    if isinstance(schedule, BudgetSchedule):
+        return schedule.value_at(iterations(model) if step is None else step)
     return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 

@@ -123,7 +123,7 @@ class EpochBudget(StatefulCallback):
                 self.steps_per_epoch = counted
                 self._bind(epoch, step, self.params["epochs"] - epoch - 1)
         if logs is not None:
-            logs["learning_rate"] = _budget.current_learning_rate(self.model)
+            logs["learning_rate"] = _budget.current_learning_rate(self.model, step)
 
     def _bind(self, epoch: int, step: int, epochs_left: int) -> None:
         self.total_steps = max(step + epochs_left * self.steps_per_epoch, 1)

@@ -298,44 +298,57 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self._write_state(new)
 
     def _evaluate(self, step: int, state: np.ndarray) -> float:
-        value = self._value(ops.convert_to_tensor(float(step)), state)
-        return float(ops.convert_to_numpy(value))
+        """The rate at `step` under `state`, computed on the host in NumPy."""
+        return float(self._value(step, state, np))
 
     def _progress_at(self, step: int, state: np.ndarray) -> float:
-        value = self._progress(ops.convert_to_tensor(float(step)), state)
-        return float(ops.convert_to_numpy(value))
+        return float(self._progress(np.float32(step), state, np))
+
+    def value_at(self, step: int) -> float:
+        """The learning rate at optimizer step `step`, as a Python float.
+
+        Computed on the host from the schedule's current state, with the
+        same formula as the compiled step (float32): one small read of the
+        state, no device computation. Callbacks use it to log the rate.
+
+        Args:
+            step: an optimizer step (`optimizer.iterations`).
+        """
+        return self._evaluate(int(step), self._read_state())
 
     # ------------------------------------------------------------------ math
-    def _progress(self, step, state):
+    # Each formula takes the array namespace it computes with: `keras.ops`
+    # inside the compiled step, NumPy on the host (`value_at`, `bind`).
+    def _progress(self, step, state, xp=ops):
         horizon = state[_HORIZON]
         anchor_step = state[_ANCHOR_STEP]
         anchor_progress = state[_ANCHOR_PROGRESS]
-        span = ops.maximum(horizon - anchor_step, 1.0)
+        span = xp.maximum(horizon - anchor_step, 1.0)
         progress = (
             anchor_progress + (1.0 - anchor_progress) * (step - anchor_step) / span
         )
-        progress = ops.clip(progress, 0.0, 1.0)
+        progress = xp.clip(progress, 0.0, 1.0)
         # Unbound: hold the start of the decay.
-        return ops.where(horizon > 0, progress, ops.zeros_like(progress))
+        return xp.where(horizon > 0, progress, xp.zeros_like(progress))
 
-    def _warmup_shape(self, fraction):
+    def _warmup_shape(self, fraction, xp=ops):
         """Fraction of the way from the warm-up rate to the peak; linear."""
         return fraction
 
-    def _shape(self, progress):
+    def _shape(self, progress, xp=ops):
         raise NotImplementedError
 
-    def _value(self, step, state):
-        step = ops.cast(step, "float32")
+    def _value(self, step, state, xp=ops):
+        step = ops.cast(step, "float32") if xp is ops else np.float32(step)
         warmup = state[_WARMUP]
-        fraction = ops.clip(step / ops.maximum(warmup, 1.0), 0.0, 1.0)
+        fraction = xp.clip(step / xp.maximum(warmup, 1.0), 0.0, 1.0)
         warm = self.warmup_learning_rate + (
             self.learning_rate - self.warmup_learning_rate
-        ) * self._warmup_shape(fraction)
+        ) * self._warmup_shape(fraction, xp)
         decay = self.final_learning_rate + (
             self.learning_rate - self.final_learning_rate
-        ) * self._shape(self._progress(step, state))
-        return ops.where(step < warmup, warm, decay) * state[_SCALE]
+        ) * self._shape(self._progress(step, state, xp), xp)
+        return xp.where(step < warmup, warm, decay) * state[_SCALE]
 
     def __call__(self, step):
         state = ops.cast(self._carrier().value, "float32")

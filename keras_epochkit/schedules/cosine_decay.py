@@ -39,5 +39,5 @@ class CosineDecay(BudgetSchedule):
         [0.1, 0.05, 0.0, 0.0]
     """
 
-    def _shape(self, progress):
-        return 0.5 * (1.0 + ops.cos(math.pi * progress))
+    def _shape(self, progress, xp=ops):
+        return 0.5 * (1.0 + xp.cos(math.pi * progress))

@@ -35,5 +35,5 @@ class LinearDecay(BudgetSchedule):
         [0.0, 0.05, 0.1, 0.05, 0.0, 0.0]
     """
 
-    def _shape(self, progress):
+    def _shape(self, progress, xp=None):
         return 1.0 - progress

@@ -74,8 +74,8 @@ class OneCycle(BudgetSchedule):
             name=name,
         )
 
-    def _warmup_shape(self, fraction):
-        return 0.5 * (1.0 - ops.cos(math.pi * fraction))
+    def _warmup_shape(self, fraction, xp=ops):
+        return 0.5 * (1.0 - xp.cos(math.pi * fraction))
 
-    def _shape(self, progress):
-        return 0.5 * (1.0 + ops.cos(math.pi * progress))
+    def _shape(self, progress, xp=ops):
+        return 0.5 * (1.0 + xp.cos(math.pi * progress))

@@ -72,11 +72,11 @@ class WarmupStableDecay(BudgetSchedule):
         self.decay_shape = check_choice("decay_shape", decay_shape, DECAY_SHAPES)
         super().__init__(**arguments_of(BudgetSchedule, locals()))
 
-    def _shape(self, progress):
+    def _shape(self, progress, xp=ops):
         start = 1.0 - self.decay_fraction
-        q = ops.clip((progress - start) / self.decay_fraction, 0.0, 1.0)
+        q = xp.clip((progress - start) / self.decay_fraction, 0.0, 1.0)
         if self.decay_shape == "linear":
             return 1.0 - q
         if self.decay_shape == "cosine":
-            return 0.5 * (1.0 + ops.cos(math.pi * q))
-        return 1.0 - ops.sqrt(q)
+            return 0.5 * (1.0 + xp.cos(math.pi * q))
+        return 1.0 - xp.sqrt(q)

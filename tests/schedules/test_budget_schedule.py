@@ -282,3 +282,29 @@ def test_model_with_a_bound_schedule_saves_and_loads_in_a_fresh_process(tmp_path
     )
     model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[EpochBudget()])
     assert_model_round_trip(model, x, tmp_path, y=y)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        *ALL_DECAYS,
+        lambda: schedules.Constant(0.1, warmup_steps=5),
+        lambda: schedules.WarmupStableDecay(0.1, warmup_fraction=0.1),
+        lambda: schedules.WarmupStableDecay(0.1, decay_shape="cosine"),
+    ],
+)
+def test_value_at_on_the_host_equals_the_schedule_in_keras_ops(make):
+    schedule = make()
+    steps = (0, 1, 3, 5, 6, 20, 49, 50, 80, 99, 100, 150)
+    unbound = [schedule.value_at(s) for s in steps]
+    assert unbound == pytest.approx([value(schedule, s) for s in steps], rel=1e-6)
+    schedule.bind(100)
+    schedule.bind(60, step=30)  # re-targeted mid-decay: the anchored branch
+    schedule.set_scale(0.5)
+    host = [schedule.value_at(s) for s in steps]
+    assert host == pytest.approx(
+        [value(schedule, s) for s in steps],
+        rel=1e-6,
+        abs=1e-8,  # float32 of 0.1
+    )
+    assert len(set(host)) > 2  # the steps cover the warm-up and the decay
