@@ -35,9 +35,10 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "data" / "recipes.json"
-# Overhead runs: 391 steps of 256 rows an epoch (about 0.3 s on JAX, 1.2 s on
-# TensorFlow, 2.5 s on PyTorch on the idle 2-core machine); short fits of 2
-# timed epochs per arm, so that the arms compared run seconds apart.
+# Overhead runs: 391 steps of 256 rows an epoch (about 0.2 s on JAX, 0.7 s on
+# TensorFlow, 1.5 s on PyTorch on the idle 2-core machine); fits of 6 timed
+# epochs per arm, so that an arm's median epoch shrugs off a single slow one
+# while the arms compared still run seconds apart.
 OVERHEAD_ROWS, OVERHEAD_BATCH, OVERHEAD_EPOCHS, OVERHEAD_REPEATS = 100_000, 256, 6, 8
 HOOKS = (
     "on_train_begin",
