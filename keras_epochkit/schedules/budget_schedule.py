@@ -313,6 +313,15 @@ class BudgetSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
         Args:
             step: an optimizer step (`optimizer.iterations`).
+
+        Returns:
+            The rate as a Python float.
+
+        Examples:
+            >>> import keras_epochkit as ek
+            >>> schedule = ek.schedules.CosineDecay(0.1, total_steps=100)
+            >>> round(schedule.value_at(50), 4)
+            0.05
         """
         return self._evaluate(int(step), self._read_state())
 
