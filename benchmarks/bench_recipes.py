@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import json
 import os
 import pathlib
@@ -40,6 +41,9 @@ RESULTS = ROOT / "benchmarks" / "data" / "recipes.json"
 # epochs per arm, so that an arm's median epoch shrugs off a single slow one
 # while the arms compared still run seconds apart.
 OVERHEAD_ROWS, OVERHEAD_BATCH, OVERHEAD_EPOCHS, OVERHEAD_REPEATS = 100_000, 256, 6, 8
+# Main job: runs of `python recipes/cnn.py` in a row, timed from outside.
+MAIN_RUNS = 3
+MAIN_ACCURACY, MAIN_SECONDS = 0.99, 30.0
 HOOKS = (
     "on_train_begin",
     "on_train_end",
@@ -66,31 +70,47 @@ def _load_avg() -> str:
         return "?"
 
 
-def main_job(backend: str) -> dict:
-    with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
-        load = _load_avg()
-        proc = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "recipes" / "cnn.py"),
-                "--verbose",
-                "0",
-                "--output",
-                out,
-            ],
-            env={**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        seconds = time.perf_counter() - start
-        report = json.loads(pathlib.Path(out, "report.json").read_text())
-    assert "from start to summary" in proc.stdout
+def main_job(backend: str, runs: int = MAIN_RUNS) -> dict:
+    """`python recipes/cnn.py` timed from outside, process start to exit.
+
+    Runs it `runs` times in a row: the first run may read the packages from
+    disk, the later ones find them in the page cache, as a user's second run
+    does. Each run's seconds are kept; the test accuracy is that of the first
+    (the runs are seeded alike).
+    """
+    seconds, reports = [], []
+    load = _load_avg()
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    str(ROOT / "recipes" / "cnn.py"),
+                    "--verbose",
+                    "0",
+                    "--output",
+                    out,
+                ],
+                env={
+                    **os.environ,
+                    "KERAS_BACKEND": backend,
+                    "TF_CPP_MIN_LOG_LEVEL": "2",
+                },
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            seconds.append(round(time.perf_counter() - start, 1))
+            reports.append(json.loads(pathlib.Path(out, "report.json").read_text()))
+        assert "from start to summary" in proc.stdout
     return {
-        "test_accuracy": report["test"]["accuracy"],
-        "epochs": report["epochs_run"],
-        "seconds": round(seconds, 1),
+        "test_accuracy": reports[0]["test"]["accuracy"],
+        "test_accuracies": [r["test"]["accuracy"] for r in reports],
+        "epochs": reports[0]["epochs_run"],
+        "fit_seconds": [r["fit_seconds"] for r in reports],
+        "seconds": statistics.median(seconds),
+        "runs_seconds": seconds,
         "load_before": load,
         "load_after": _load_avg(),
     }
@@ -103,7 +123,13 @@ def compare(name: str) -> dict:
     report = recipe.main(["--verbose", "0", "--output", tempfile.mkdtemp()])
     args = recipe.parse_args([])
     keras.utils.set_random_seed(args.seed)
-    train, val, test, classes = recipe.load_data(args.dataset, args.seed, 1.0)
+    # The same split as the recipe's (the CNN's is sized to whole batches).
+    batch = (
+        (args.batch_size,)
+        if "batch_size" in inspect.signature(recipe.load_data).parameters
+        else ()
+    )
+    train, val, test, classes = recipe.load_data(args.dataset, args.seed, 1.0, *batch)
     model = recipe.build_model(
         train[0].shape[1:], classes, augment=True, dropout=args.dropout, seed=args.seed
     )
@@ -443,44 +469,54 @@ def _write_tables(results: dict) -> None:
     from benchmarks.tables import write_section
 
     parts = ["## Recipes", ""]
-    main_rows = [
-        [
-            backend,
-            f"{r['main']['test_accuracy']:.2%}",
-            r["main"]["epochs"],
-            r["main"]["seconds"],
-            f"{r['main']['load_before']} / {r['main']['load_after']}",
-        ]
-        for backend, r in sorted(results.items())
-        if "main" in r
-    ]
+    main_rows = []
+    for backend, r in sorted(results.items()):
+        if "main" not in r:
+            continue
+        m = r["main"]
+        runs = m.get("runs_seconds", [m["seconds"]])
+        main_rows.append(
+            [
+                backend,
+                f"{m['test_accuracy']:.2%}",
+                m["epochs"],
+                m["seconds"],
+                ", ".join(f"{s:g}" for s in runs),
+                ", ".join(f"{s:g}" for s in m.get("fit_seconds", [])) or "n/a",
+                "yes"
+                if m["test_accuracy"] >= MAIN_ACCURACY and m["seconds"] <= MAIN_SECONDS
+                else "no",
+                f"{m['load_before']} / {m['load_after']}",
+            ]
+        )
     if main_rows:
         parts += [
             "Main job: `python recipes/cnn.py` (digits, stratified 25% test split, "
-            "seed 0), timed from process start to the summary. Target: at least "
-            "98.5% test accuracy in under 60 s on a 2-core CPU. The machine was "
-            "shared; the 1-minute load average before and after each run is "
-            "given (2.0 means both cores busy).",
+            f"seed 0), timed from outside, process start to exit, {MAIN_RUNS} runs "
+            "in a row (the first may read the packages from disk; the others find "
+            "them cached). Target: at least 99% test accuracy in at most 30 s, "
+            "the median run, on every backend of this 2-core CPU (the moonshot is "
+            "20 s). Every backend is installed in the same environment, so "
+            "`keras.utils.set_random_seed` imports TensorFlow on JAX and PyTorch "
+            "too; with one backend installed that import is not "
+            "paid. The 1-minute load average before and after is given (2.0 "
+            "means both cores busy).",
             "",
             markdown_table(
                 [
                     "backend",
                     "test accuracy",
                     "epochs",
-                    "seconds",
+                    "seconds, median",
+                    "each run (s)",
+                    "fit of each run (s)",
+                    "target met",
                     "load before / after",
                 ],
                 main_rows,
             ),
             "",
         ]
-        if any(row[3] >= 60 for row in main_rows):
-            parts += [
-                "Runs of 60 s or more missed the time target as measured; with a "
-                "load average far above 2 the process got a fraction of the two "
-                "cores, so the figure is not that of an idle 2-core machine.",
-                "",
-            ]
     compare_rows = []
     for backend, r in sorted(results.items()):
         for name, c in sorted(r.get("compare", {}).items()):

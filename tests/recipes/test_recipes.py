@@ -2,6 +2,7 @@
 
 import csv
 import importlib.util
+import inspect
 import json
 import os
 import pathlib
@@ -102,8 +103,14 @@ def _fraction_divisible_by(recipe, replicas):
     spec = importlib.util.spec_from_file_location(recipe, RECIPES / f"{recipe}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    # The CNN recipe sizes its split to whole batches of the global batch (32).
+    batch = (
+        (32,) if "batch_size" in inspect.signature(module.load_data).parameters else ()
+    )
     for fraction in np.arange(0.3, 0.6, 0.005):
-        train, val, _, _ = module.load_data(module.parse_args([]).dataset, 0, fraction)
+        train, val, _, _ = module.load_data(
+            module.parse_args([]).dataset, 0, fraction, *batch
+        )
         if len(train[0]) % replicas == 0 and len(val[0]) % replicas == 0:
             return str(round(float(fraction), 3))
     raise AssertionError("no fraction found")
