@@ -1,37 +1,77 @@
 """Cost of each sequence augmentation layer against its reference implementation.
 
 For every sequence layer, on `(batch, 1000, 3)` float32 batches (256 by
-default), on the CPU:
+default), on the CPU (the workers run with `CUDA_VISIBLE_DEVICES` empty), per
+Keras backend, each backend in its own process:
 
-* in-model: time of a compiled training step (`jit_compile=True` on
-  TensorFlow and JAX, eager on PyTorch) with the layer, minus the same step
-  without it;
-* tf.data: time per batch of a `tf.data` pipeline mapping the layer, minus
-  the same pipeline without it;
+* in-model: one compiled training step (`model.train_on_batch`,
+  `jit_compile=True` on TensorFlow and JAX, eager on PyTorch) of a model with
+  the layer, against the same step of a model without it;
+* tf.data: one `next()` on an iterator over
+  `Dataset.from_tensors(x).repeat().map(layer)`, against `next()` on an
+  iterator over the same dataset without the map. Nothing prefetches (the
+  `inject_prefetch` and `map_parallelization` optimizations are off), so
+  `next()` runs the map on the calling side and the figure is the layer's
+  compute cost per batch, which a default pipeline overlaps with training.
 
-per Keras backend, each in its own process, against the reference on the same
-batch: tsaug's transform where it has one (jitter: `AddNoise`, time warp:
-`TimeWarp`, window slice: `Crop` with `resize`), otherwise a plain numpy
-implementation of the layer's definition written below. Ratios are
-reference time / layer time (above 1: the layer is faster).
+Protocol, the same in both places. Every arm (a model or an iterator) is built
+once, called once (compiling or tracing it) and `WARMUP` more times untimed
+before any timing; a sample is the time of a block of `--calls` consecutive
+calls divided by `--calls`. Then `--repeats` rounds: in each, every layer's
+arm is timed paired with the bare arm, the two blocks back to back after a
+garbage collection (none runs inside the pair), and the pair gives one
+difference, layer minus bare. Each arm's pair runs the bare block first in
+every other round, and the order of the arms rotates from round to round.
+The figure is the median of the rounds' differences with their interquartile
+range (25th to 75th percentile, inclusive method). An A/A arm (a second bare
+model or iterator) is timed against the bare arm the same way: the noise
+floor of a difference.
+
+The reference runs the same batch in numpy on the host, in the parent
+process, before the backends: tsaug's transform where it has one (jitter:
+`AddNoise`, time warp: `TimeWarp`, window slice: `Crop` with `resize`),
+otherwise a plain numpy implementation of the layer's definition written
+below. It is warmed up and timed the same way, in blocks of `--calls` calls,
+every reference once per round over `--repeats` rounds: median and
+interquartile range of the time per call.
+
+Ratios are reference time / layer time (above 1: the layer is faster): the
+ratio of the medians, with a range from the reference's lower quartile over
+the layer's upper quartile to the reference's upper quartile over the layer's
+lower quartile (the widest combination of the two IQRs; the reference and
+the layer run in different processes, so their samples cannot be paired).
+A difference whose lower quartile is at or below zero (the layer arm was not
+slower than the bare arm in at least a quarter of the rounds) is within the
+noise and gets no ratio. This spread rule replaces a fixed 1 ms threshold:
+with paired blocks of calls, differences well under a millisecond are
+resolved, and the A/A row shows the noise of the run itself.
 
 Usage: python benchmarks/bench_augmentation.py [--batch 256] [--repeats 5]
+    [--calls 10] [--backends tensorflow,jax,torch] [--no-write]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import time
 
 import numpy as np
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_recipes import _quartiles  # noqa: E402
+
 LENGTH, CHANNELS = 1000, 3
-# Differences below this many milliseconds are within the timing noise.
-NOISE_MS = 1.0
+# Untimed calls of every arm after its first call (which compiles or traces),
+# before the first timed block.
+WARMUP = 3
 BACKENDS = ("tensorflow", "jax", "torch")
 LAYERS = (
     "RandomJitter",
@@ -43,16 +83,56 @@ LAYERS = (
     "RandomPermutation",
     "RandomTimeMask",
 )
+AA = "A/A"  # the second bare arm, timed against the bare arm
 
 
-def _median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def _block_ms(fn, calls: int) -> float:
+    """Milliseconds per call over a block of `calls` consecutive calls."""
+    start = time.perf_counter()
+    for _ in range(calls):
         fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+    return 1000 * (time.perf_counter() - start) / calls
+
+
+def _summary(values: list[float]) -> list[float]:
+    """[median, lower quartile, upper quartile], rounded to microseconds."""
+    low, mid, high = _quartiles(values)
+    return [round(mid, 3), round(low, 3), round(high, 3)]
+
+
+def paired_rounds(bare, arms: dict, repeats: int, calls: int) -> dict:
+    """Per arm, the per-round differences arm - bare in ms per call.
+
+    `bare` and the values of `arms` are callables doing one call each. All of
+    them are warmed up first; then each round times every arm paired with
+    the bare arm, back to back, in an order that alternates.
+    """
+    for fn in (bare, *arms.values()):
+        for _ in range(WARMUP + 1):
+            fn()
+    names = list(arms)
+    diffs = {name: [] for name in names}
+    bare_ms = []
+    for repeat in range(repeats):
+        # The arms' order rotates from round to round; each arm's pair runs
+        # the bare block first in every other round.
+        shift = repeat % len(names)
+        for name in names[shift:] + names[:shift]:
+            # A collection before the pair, none inside it.
+            gc.collect()
+            gc.disable()
+            try:
+                if (repeat + names.index(name)) % 2:
+                    layer = _block_ms(arms[name], calls)
+                    base = _block_ms(bare, calls)
+                else:
+                    base = _block_ms(bare, calls)
+                    layer = _block_ms(arms[name], calls)
+            finally:
+                gc.enable()
+            diffs[name].append(layer - base)
+            bare_ms.append(base)
+    return {"bare": bare_ms, "diffs": diffs}
 
 
 # --- references: tsaug where it has the transform, numpy otherwise ----------
@@ -152,7 +232,7 @@ def references():
 # --- one backend, in its own process ----------------------------------------
 
 
-def measure_backend(batch: int, repeats: int) -> dict:
+def measure_backend(batch: int, repeats: int, calls: int) -> dict:
     import keras
     import tensorflow as tf
 
@@ -164,70 +244,207 @@ def measure_backend(batch: int, repeats: int) -> dict:
     y = rng.normal(size=(batch, 1)).astype("float32")
     jit = backend in ("tensorflow", "jax")
 
-    def step_ms(layer):
+    def train_step(layer):
         inputs = keras.Input((LENGTH, CHANNELS))
         h = inputs if layer is None else layer(inputs)
         h = keras.layers.GlobalAveragePooling1D()(h)
         model = keras.Model(inputs, keras.layers.Dense(1)(h))
         model.compile("sgd", "mse", jit_compile=jit)
-        model.train_on_batch(x, y)
-        return _median_ms(lambda: model.train_on_batch(x, y), repeats)
+        return lambda: model.train_on_batch(x, y)
 
-    def pipeline_ms(layer):
-        data = tf.data.Dataset.from_tensors(x).repeat(repeats + 1)
+    # With the default options tf.data injects a prefetch after the map
+    # (`inject_prefetch`; `map_parallelization` can make the map asynchronous
+    # too): a background thread then computes batches ahead, also while the
+    # clock is stopped (between blocks, during the other arm), and a timed
+    # `next()` can return a batch that is already done (measured on
+    # TensorFlow at batch 256: about 0.5 ms for a `next()` of RandomTimeMask
+    # after a pause, 10 ms with `inject_prefetch` off). Both are off and
+    # nothing prefetches, so `next()` runs the map on the calling side and a
+    # block times the work of its own batches: the layer's compute cost per
+    # batch, which a default pipeline would overlap with training.
+    options = tf.data.Options()
+    options.experimental_optimization.inject_prefetch = False
+    options.experimental_optimization.map_parallelization = False
+
+    def pipeline(layer):
+        data = tf.data.Dataset.from_tensors(x).repeat()
         if layer is not None:
             data = data.map(layer)
+        return iter(data.with_options(options)).__next__
 
-        def run():
-            for _ in data:
-                pass
+    def layers():
+        return {name: getattr(ek.layers, name)(seed=0) for name in LAYERS}
 
-        run()
-        start = time.perf_counter()
-        run()
-        return 1000 * (time.perf_counter() - start) / (repeats + 1)
-
-    results = {"in_model": {}, "tf_data": {}}
-    base_step = step_ms(None)
-    base_pipeline = pipeline_ms(None)
-    for name in LAYERS:
-        cls = getattr(ek.layers, name)
-        results["in_model"][name] = max(step_ms(cls(seed=0)) - base_step, 1e-3)
-        results["tf_data"][name] = max(pipeline_ms(cls(seed=0)) - base_pipeline, 1e-3)
-        print(
-            backend,
-            name,
-            results["in_model"][name],
-            results["tf_data"][name],
-            file=sys.stderr,
-        )
+    results = {}
+    for where, make in (("in_model", train_step), ("tf_data", pipeline)):
+        arms = {AA: make(None)}
+        arms.update({name: make(layer) for name, layer in layers().items()})
+        runs = paired_rounds(make(None), arms, repeats, calls)
+        results[where] = {
+            "bare": _summary(runs["bare"]),
+            "diff": {name: _summary(d) for name, d in runs["diffs"].items()},
+            "rounds": {
+                name: [round(v, 3) for v in d] for name, d in runs["diffs"].items()
+            },
+        }
     return results
+
+
+def measure_references(batch: int, repeats: int, calls: int):
+    """Reference labels, and per layer [median, low, high] ms per call."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, LENGTH, CHANNELS)).astype("float32")
+    refs = references()
+    times = {name: [] for name in refs}
+    for _, fn in refs.values():
+        for _ in range(WARMUP + 1):
+            fn(x)
+    for _ in range(repeats):
+        for name, (_, fn) in refs.items():
+            gc.collect()
+            gc.disable()
+            try:
+                times[name].append(_block_ms(lambda fn=fn: fn(x), calls))
+            finally:
+                gc.enable()
+    labels = {name: label for name, (label, _) in refs.items()}
+    return labels, {name: _summary(t) for name, t in times.items()}
+
+
+# --- the table ----------------------------------------------------------------
+
+
+def _load() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "?"
+
+
+def _ms(figures: list[float]) -> str:
+    mid, low, high = figures
+    digits = 2 if max(abs(low), abs(high)) < 10 else 1
+    return f"{mid:.{digits}f} ({low:.{digits}f} to {high:.{digits}f})"
+
+
+def _ratio(reference: list[float], layer: list[float]) -> tuple[float, float, float]:
+    """Reference / layer: ratio of medians, range from the two IQRs."""
+    return (
+        reference[0] / layer[0],
+        reference[1] / layer[2],
+        reference[2] / layer[1],
+    )
+
+
+def _cell(reference: list[float] | None, diff: list[float]) -> tuple[str, tuple]:
+    """A table cell, and the ratio (None within the noise or without reference)."""
+    if reference is None:
+        return _ms(diff), None
+    if diff[1] <= 0:
+        return f"{_ms(diff)}, within noise", None
+    ratio = _ratio(reference, diff)
+    mid, low, high = (_x(r) for r in ratio)
+    return f"{_ms(diff)}, {mid}x ({low}-{high})", ratio
+
+
+def _x(ratio: float) -> str:
+    return f"{ratio:.1f}" if ratio >= 1 else f"{ratio:.2f}"
+
+
+def render(args, labels, reference, measured, loads) -> str:
+    from benchmarks.tables import markdown_table
+
+    backends = list(measured)
+    headers = ["layer", "reference", "reference ms"]
+    for backend in backends:
+        headers += [f"{backend} in-model", f"{backend} tf.data"]
+    rows = []
+    slowest = {}
+    for name in (AA, *LAYERS):
+        ref = reference.get(name)
+        if ref is None:
+            row = ["A/A: bare vs bare", "-", "-"]
+        else:
+            row = [f"`{name}`", labels[name], _ms(ref)]
+        for backend in backends:
+            for where in ("in_model", "tf_data"):
+                text, ratio = _cell(ref, measured[backend][where]["diff"][name])
+                row.append(text)
+                if ratio is not None and labels[name].startswith("tsaug"):
+                    key = (backend, where)
+                    slowest[key] = min(slowest.get(key, (np.inf,)), (*ratio, name))
+        rows.append(row)
+    bare_row = ["bare arm (absolute)", "-", "-"]
+    for backend in backends:
+        for where in ("in_model", "tf_data"):
+            bare_row.append(_ms(measured[backend][where]["bare"]))
+    rows.append(bare_row)
+
+    notes = "\n".join(
+        f"- slowest ratio against tsaug, {backend} {where.replace('_', '-')}: "
+        f"{_x(mid)}x ({_x(low)}-{_x(high)}, `{name}`)"
+        for (backend, where), (mid, low, high, name) in sorted(slowest.items())
+    )
+    shape = f"`({args.batch}, {LENGTH}, {CHANNELS})`"
+    return (
+        "## Augmentation\n\n"
+        f"Milliseconds per {shape} float32 batch on the CPU: the median over "
+        f"{args.repeats} rounds with the interquartile range in brackets, each "
+        f"round's figure the mean of a block of {args.calls} consecutive calls. "
+        "In-model: a compiled training step (`train_on_batch`, "
+        "`jit_compile=True` on TensorFlow and JAX, eager PyTorch) with the layer "
+        "minus the same step without it; tf.data: one `next()` on a steady "
+        "iterator mapping the layer (no prefetch, map on the calling side, so "
+        "the layer's compute cost, which a default pipeline overlaps with "
+        "training) minus the same iterator without the map. Every model and "
+        "iterator is built once and warmed up before timing; in each round the "
+        "layer arm and the bare arm are timed back to back, in alternating "
+        "order, and the figure is the median of the rounds' differences. "
+        "The A/A row times a second bare arm the same way (the noise floor); "
+        "the last row gives the bare arm's own time per call. "
+        "The reference runs the same batch in numpy on the host, timed the same "
+        "way in another process: tsaug's transform where one exists, otherwise "
+        "a plain numpy implementation of the definition (in the script). After "
+        "each difference: reference time / layer time (above 1: the layer is "
+        "faster), the ratio of the medians with the range given by the two "
+        "interquartile ranges; 'within noise': the difference's lower quartile "
+        "is at or below zero, no ratio. 1-minute load average before and after "
+        f"the run: {loads[0]} / {loads[1]} on {os.cpu_count()} cores.\n\n"
+        + markdown_table(headers, rows)
+        + "\n\n"
+        + notes
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="rounds")
+    parser.add_argument("--calls", type=int, default=10, help="calls per block")
     parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument(
+        "--no-write",
+        action="store_true",
+        help="print the section without writing docs/benchmarks.md",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(measure_backend(args.batch, args.repeats)))
+        figures = measure_backend(args.batch, args.repeats, args.calls)
+        print(json.dumps(figures))
         return
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(args.batch, LENGTH, CHANNELS)).astype("float32")
-    reference_ms = {}
-    labels = {}
-    for name, (label, fn) in references().items():
-        labels[name] = label
-        reference_ms[name] = _median_ms(lambda fn=fn: fn(x), args.repeats)
-        print("reference", name, reference_ms[name], file=sys.stderr)
-
-    backends = args.backends.split(",")
+    loads = [_load()]
+    labels, reference = measure_references(args.batch, args.repeats, args.calls)
+    print("reference", json.dumps(reference), file=sys.stderr)
     measured = {}
-    for backend in backends:
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
+    for backend in args.backends.split(","):
+        env = dict(
+            os.environ,
+            KERAS_BACKEND=backend,
+            TF_CPP_MIN_LOG_LEVEL="2",
+            CUDA_VISIBLE_DEVICES="",
+        )
         proc = subprocess.run(
             [
                 sys.executable,
@@ -235,69 +452,24 @@ def main():
                 "--worker",
                 f"--batch={args.batch}",
                 f"--repeats={args.repeats}",
+                f"--calls={args.calls}",
             ],
             env=env,
             capture_output=True,
             text=True,
-            check=True,
         )
+        if proc.returncode:
+            sys.stderr.write(proc.stderr)
+            proc.check_returncode()
         measured[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
         print(backend, json.dumps(measured[backend]), file=sys.stderr)
+    loads.append(_load())
 
-    headers = ["layer", "reference", "reference ms"]
-    for backend in backends:
-        headers += [f"{backend} in-model ms (x)", f"{backend} tf.data ms (x)"]
-    rows = []
-    slowest = {}
-    for name in LAYERS:
-        ref = reference_ms[name]
-        row = [f"`{name}`", labels[name], f"{ref:.1f}"]
-        for backend in backends:
-            for where in ("in_model", "tf_data"):
-                ms = measured[backend][where][name]
-                if ms < NOISE_MS:
-                    # The step with the layer was not measurably slower.
-                    row.append(f"< {NOISE_MS:.0f} (n/a)")
-                    continue
-                row.append(f"{ms:.1f} ({ref / ms:.1f}x)")
-                if labels[name].startswith("tsaug"):
-                    key = (backend, where)
-                    slowest[key] = min(slowest.get(key, (np.inf, "")), (ref / ms, name))
-        rows.append(row)
+    body = render(args, labels, reference, measured, loads)
+    if not args.no_write:
+        from benchmarks.tables import write_section
 
-    from benchmarks.tables import markdown_table
-    from benchmarks.tables import write_section
-
-    notes = "\n".join(
-        f"- slowest ratio against tsaug, {backend} {where.replace('_', '-')}: "
-        f"{ratio:.1f}x (`{name}`)"
-        for (backend, where), (ratio, name) in sorted(slowest.items())
-    )
-    load = os.getloadavg()[0]
-    body = (
-        "## Augmentation\n\n"
-        f"Time per `({args.batch}, {LENGTH}, {CHANNELS})` float32 batch, median of "
-        f"{args.repeats} repeats, CPU only (no GPU was available). In-model: a "
-        "compiled training step with the layer minus the same step without it "
-        "(`jit_compile=True` on TensorFlow and JAX, eager PyTorch); tf.data: per "
-        "batch of a pipeline mapping the layer minus the bare pipeline "
-        f"(`< {NOISE_MS:.0f}`: no measurable difference, no ratio). In "
-        "parentheses: reference time / layer time (above 1: the layer is faster). "
-        "The reference runs the same batch in numpy on the host: tsaug's "
-        "transform where one exists, otherwise a plain numpy implementation of "
-        "the definition (in the script). 1-minute load average at the end of "
-        f"the run: {load:.1f} on 2 cores"
-        + (
-            " (other jobs were running, so single figures are noisy)"
-            if load > 2.5
-            else ""
-        )
-        + ".\n\n"
-        + markdown_table(headers, rows)
-        + "\n\n"
-        + notes
-    )
-    write_section("augmentation", body)
+        write_section("augmentation", body)
     print(body)
 
 
