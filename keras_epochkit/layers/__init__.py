@@ -7,6 +7,7 @@ from keras_epochkit.layers.random_jitter import RandomJitter
 from keras_epochkit.layers.random_magnitude_warp import RandomMagnitudeWarp
 from keras_epochkit.layers.random_permutation import RandomPermutation
 from keras_epochkit.layers.random_scaling import RandomScaling
+from keras_epochkit.layers.random_shift import RandomShift
 from keras_epochkit.layers.random_time_mask import RandomTimeMask
 from keras_epochkit.layers.random_time_warp import RandomTimeWarp
 from keras_epochkit.layers.random_window_slice import RandomWindowSlice
@@ -23,6 +24,7 @@ __all__ = [
     "RandomMagnitudeWarp",
     "RandomPermutation",
     "RandomScaling",
+    "RandomShift",
     "RandomTimeMask",
     "RandomTimeWarp",
     "RandomWindowSlice",

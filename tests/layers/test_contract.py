@@ -24,6 +24,7 @@ def _factories():
     return {
         "RandomJitter": lambda: ek.layers.RandomJitter(sigma=0.05, seed=1),
         "RandomScaling": lambda: ek.layers.RandomScaling(sigma=0.2, seed=2),
+        "RandomShift": lambda: ek.layers.RandomShift(0.1, seed=16),
         "RandomMagnitudeWarp": lambda: ek.layers.RandomMagnitudeWarp(
             0.2, knots=3, seed=3
         ),
