@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from keras_epochkit.callbacks._stateful import StatefulCallback
+from keras_epochkit.layers._base import LayerWrapper
 from keras_epochkit.layers.scheduled_augmentation import ScheduledAugmentation
 
 
@@ -12,9 +13,11 @@ class AugmentationScheduler(StatefulCallback):
     """Sets the strength of every `ScheduledAugmentation` at each epoch start.
 
     At `on_epoch_begin(epoch)` it assigns `layer.strength_at(epoch)` to each
-    `keras_epochkit.layers.ScheduledAugmentation` found in the model (nested
-    ones included) and to each layer passed in `layers` (use that for layers
-    that run in a `tf.data` pipeline rather than inside the model). The
+    `keras_epochkit.layers.ScheduledAugmentation` found in the model (in
+    nested models and keras-epochkit wrappers too) and to each layer passed
+    in `layers`: pass there the layers that run in a `tf.data` pipeline, or
+    inside a custom layer of your own, which Keras's public API does not
+    list. The
     compiled training step reads the new value without retracing. At epoch
     end it adds `"<layer name>_strength"` to the logs, so `History` and
     `CSVLogger` record it.
@@ -64,7 +67,7 @@ class AugmentationScheduler(StatefulCallback):
     def _scheduled_layers(self) -> list[ScheduledAugmentation]:
         found = list(self.extra_layers)
         if self.model is not None:
-            for layer in self.model._flatten_layers(include_self=False, recursive=True):
+            for layer in _sublayers(self.model):
                 if isinstance(layer, ScheduledAugmentation) and layer not in found:
                     found.append(layer)
         return found
@@ -109,3 +112,22 @@ class AugmentationScheduler(StatefulCallback):
             str(k): float(v) for k, v in state.get("strengths", {}).items()
         }
         self._apply(self._scheduled_layers(), self.strengths)
+
+
+def _sublayers(model) -> list:
+    """The layers of `model`, of nested models and inside keras-epochkit wrappers.
+
+    Read through public attributes only (`Model.layers`), depth first.
+    """
+    found, stack, seen = [], list(reversed(model.layers)), {id(model)}
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        found.append(layer)
+        children = list(getattr(layer, "layers", None) or [])
+        if isinstance(layer, LayerWrapper):
+            children += list(layer._wrapped_layers())
+        stack.extend(reversed(children))
+    return found

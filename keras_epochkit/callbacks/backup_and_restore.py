@@ -230,7 +230,7 @@ class BackupAndRestore(keras.callbacks.Callback):
         self._watched: dict = {}
         self._warned: set[str] = set()
         self._pending_states: dict | None = None
-        self._set_initial_epoch = False
+        self._moved_initial_epoch = False
         self._first_epoch: int | None = None
         self._current_epoch = 0
         self._batches_since_save = 0
@@ -315,7 +315,7 @@ class BackupAndRestore(keras.callbacks.Callback):
         self._check_writable()
         self.restored_epoch = None
         self._pending_states = None
-        self._set_initial_epoch = False
+        self._moved_initial_epoch = False
         self._first_epoch = None
         self._batches_since_save = 0
         if self._listed is None:
@@ -392,10 +392,10 @@ class BackupAndRestore(keras.callbacks.Callback):
             self._complete = True
 
     def _end(self) -> None:
-        if self._set_initial_epoch:
+        if self._moved_initial_epoch:
             # Keras reads this on every fit; a later fit must start afresh.
-            self.model._initial_epoch = None
-            self._set_initial_epoch = False
+            _set_initial_epoch(self.model, None)
+            self._moved_initial_epoch = False
         self._unprepare()
         if self.delete_checkpoint:
             self._delete_backup()
@@ -443,7 +443,7 @@ class BackupAndRestore(keras.callbacks.Callback):
             "logs": _encode(dict(logs or {}) if pending else None, arrays, "logs"),
             "model": _model_signature(model),
             "seed_generators": _encode(
-                [keras.ops.convert_to_numpy(g.state) for g in _seed_generators(model)],
+                [keras.ops.convert_to_numpy(v) for v in _seed_states(model)],
                 arrays,
                 "seed",
             ),
@@ -632,11 +632,10 @@ class BackupAndRestore(keras.callbacks.Callback):
         schedule = _budget_schedule(model)
         if schedule is not None and state.get("schedule") is not None:
             schedule.set_state(state["schedule"])
-        generators = _seed_generators(model)
-        for generator, value in zip(generators, state["seed_generators"]):
-            generator.state.assign(value)
-        model._initial_epoch = state["epoch"]
-        self._set_initial_epoch = True
+        for variable, value in zip(_seed_states(model), state["seed_generators"]):
+            variable.assign(value)
+        _set_initial_epoch(model, state["epoch"])
+        self._moved_initial_epoch = True
         self.restored_epoch = state["epoch"]
         self._current_epoch = state["epoch"]
 
@@ -662,7 +661,7 @@ class BackupAndRestore(keras.callbacks.Callback):
             # The run had stopped: the resumed fit trains no further epoch.
             epochs = (self.params or {}).get("epochs")
             if epochs is not None:
-                self.model._initial_epoch = max(int(epochs), state["epoch"])
+                _set_initial_epoch(self.model, max(int(epochs), state["epoch"]))
             self.model.stop_training = True
 
 
@@ -742,12 +741,35 @@ def _fsync_file(path: pathlib.Path) -> None:
         os.fsync(f.fileno())
 
 
-def _seed_generators(model) -> list:
-    """Every SeedGenerator of the model's layers, in a stable order."""
-    generators = []
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        generators.extend(getattr(layer, "_seed_generators", []))
-    return generators
+def _seed_states(model) -> list:
+    """The state variables of the model's `SeedGenerator`s, in a stable order.
+
+    `Layer.variables` is the layer's whole state: its weights and the states
+    of its seed generators (Keras's own definition); the weights are saved
+    with the model, so these are the rest.
+    """
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def _set_initial_epoch(model, epoch: int | None) -> None:
+    """Makes the next `fit` start at `epoch` (`None`: at its own argument).
+
+    Keras has no public way for a callback to move the first epoch of a
+    `fit`; its own `BackupAndRestore` sets `Model._initial_epoch`, which
+    `fit` reads after `on_train_begin`, and so does this one. A Keras without
+    that attribute gets a clear error rather than a resume that restarts at
+    epoch 0.
+    """
+    if not hasattr(model, "_initial_epoch"):
+        raise RuntimeError(
+            "keras_epochkit.callbacks.BackupAndRestore resumes at the backed-up "
+            "epoch through `Model._initial_epoch`, which Keras's own "
+            f"BackupAndRestore sets and Keras {keras.__version__} does not "
+            "have. Install a Keras version supported by keras-epochkit (see "
+            "its pyproject.toml), or resume with fit(initial_epoch=...)."
+        )
+    model._initial_epoch = epoch
 
 
 def _model_signature(model) -> list:

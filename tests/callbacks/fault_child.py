@@ -136,10 +136,10 @@ def main(workdir: str, mode: str) -> None:
             say(f"RESTORED {digest(self._snapshot())}")
 
         def _snapshot(self):
-            generators = backup_module._seed_generators(self.model)
+            seeds = backup_module._seed_states(self.model)
             return {
                 "callbacks": {h.key: h.get_state() for h in self._handles},
-                "generators": [keras.ops.convert_to_numpy(g.state) for g in generators],
+                "generators": [keras.ops.convert_to_numpy(v) for v in seeds],
                 "weights": [np.asarray(w) for w in self.model.get_weights()],
             }
 

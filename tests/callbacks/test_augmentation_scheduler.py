@@ -58,3 +58,31 @@ def test_state_resets_on_a_fresh_train_begin():
 def test_rejects_layers_that_are_not_scheduled():
     with pytest.raises(ValueError, match="ScheduledAugmentation"):
         ek.callbacks.AugmentationScheduler(layers=[ek.layers.RandomJitter()])
+
+
+def test_finds_layers_in_nested_models_and_takes_custom_layers_in_layers():
+    in_model = _scheduled("in_model")
+    inner = keras.Sequential([keras.Input((32, 1)), in_model], name="inner")
+
+    class Custom(keras.layers.Layer):
+        def __init__(self, wrapped, **kwargs):
+            super().__init__(**kwargs)
+            self.wrapped = wrapped
+
+        def call(self, x):
+            return self.wrapped(x)
+
+    in_custom = _scheduled("in_custom")
+    inputs = keras.Input((32, 1))
+    x = Custom(in_custom)(inner(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(x)))
+    model.compile("sgd", "mse")
+    data = np.zeros((8, 32, 1), "float32"), np.zeros((8, 1), "float32")
+    # A layer inside a custom layer is not listed by Keras's public API.
+    found = ek.callbacks.AugmentationScheduler()
+    model.fit(*data, epochs=2, verbose=0, callbacks=[found])
+    assert found.get_state()["strengths"] == {"in_model": 0.25}
+    given = ek.callbacks.AugmentationScheduler(layers=[in_custom])
+    history = model.fit(*data, epochs=2, verbose=0, callbacks=[given])
+    assert history.history["in_custom_strength"] == [0.0, 0.25]
+    assert history.history["in_model_strength"] == [0.0, 0.25]

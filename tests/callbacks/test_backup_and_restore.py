@@ -126,10 +126,7 @@ def test_restores_random_generator_state_that_save_weights_omits(tmp_path, data)
     backup = BackupAndRestore(tmp_path / "backup")
     with pytest.raises(KeyboardInterrupt):
         fit(model, data, [backup, Interrupt(at_epoch=2)])
-    saved = [
-        keras.ops.convert_to_numpy(g.state)
-        for g in backup_module._seed_generators(model)
-    ]
+    saved = [keras.ops.convert_to_numpy(v) for v in backup_module._seed_states(model)]
     assert len(saved) == 2 and all(s[1] > 0 for s in saved)
 
     fresh = make_model(seed=7)
@@ -137,20 +134,32 @@ def test_restores_random_generator_state_that_save_weights_omits(tmp_path, data)
     fresh_backup.set_model(fresh)
     fresh_backup.on_train_begin()
     restored = [
-        keras.ops.convert_to_numpy(g.state)
-        for g in backup_module._seed_generators(fresh)
+        keras.ops.convert_to_numpy(v) for v in backup_module._seed_states(fresh)
     ]
     for before, after in zip(saved, restored):
         np.testing.assert_array_equal(before, after)
     assert fresh_backup.restored_epoch == 2
 
 
-def test_finds_seed_generators_through_keras_internals():
-    # Fails loudly if Keras renames the attribute the backup relies on.
+def test_seed_states_are_exactly_the_seed_generators_of_every_layer():
+    # Read through the public `Model.variables` (weights plus seed states).
     model = make_model()
-    generators = backup_module._seed_generators(model)
-    assert len(generators) == 2
-    assert all(isinstance(g, keras.random.SeedGenerator) for g in generators)
+    expected = []
+    for layer in model.layers:
+        for attribute in vars(layer).values():
+            if isinstance(attribute, keras.random.SeedGenerator):
+                expected.append(attribute.state)
+    states = backup_module._seed_states(model)
+    assert len(states) == 2
+    assert [id(v) for v in states] == [id(v) for v in expected]
+
+
+def test_a_keras_without_the_initial_epoch_attribute_gets_a_clear_error():
+    class NoInitialEpoch:
+        pass
+
+    with pytest.raises(RuntimeError, match=r"_initial_epoch.*Keras"):
+        backup_module._set_initial_epoch(NoInitialEpoch(), 3)
 
 
 def test_keeps_backup_when_asked_and_resumes_from_the_end(tmp_path, data):
