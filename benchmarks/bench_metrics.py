@@ -21,14 +21,17 @@ same loop that only indexes each batch. Each backend runs in its own process.
 Why not `evaluate`. A compiled `evaluate` call on the 2-core reference
 machine costs about 110 ms of fixed work plus about 0.1 ms per batch of 500
 (data adapter, tf.data, callbacks), even with `steps_per_execution` covering
-the whole epoch, while the metrics cost about 15-60 us per batch (F1) and
-1-2 us (binary Recall) on TensorFlow: under 1 % of the loop for Recall, a
-difference that no number of repeats turns into a ratio. In the loop above the metric
+the whole epoch, while the metrics cost about 10-60 us per batch (F1) and
+about 1 us or less (binary Recall) on TensorFlow: under 1 % of the loop for
+Recall, a difference that no number of repeats turns into a ratio. In the loop above the metric
 is nearly all of the timed work. The batches (a pool of `--samples`, 100
 batches of 500 by default, about 0.4 MB for F1) are small enough to stay in
 the CPU caches, as a model's outputs are when its step updates the metrics;
 a call walks the pool as many times as it takes (the same count for the
-three arms of a pair) for the Keras arm to last about `--target-ms`.
+three arms of a pair) for the Keras arm to last about `--target-ms`. At 500
+samples a batch the binary metrics cost well under a microsecond on the
+compiled backends, where their ratio counts kernels more than work;
+`--batch 4096` shows the per-sample cost.
 
 Rounds. Each round times the baseline, the Keras metric and the epochkit
 metric back to back, in an order that rotates from round to round; the
@@ -82,6 +85,12 @@ def _loop_runner(backend: str):
     `run` walks `steps` batches (cycling through the pool), updating the
     metric and computing its result after every batch, and returns the last
     result as NumPy once the work is done. `metric=None` is the baseline.
+
+    In the compiled loops each batch is a loop variable, sliced from the pool
+    at the end of the previous step: the metric reads materialized tensors,
+    as a compiled step reads its inputs, rather than a slice that the
+    compiler could fuse into (and recompute in) each of the metric's kernels.
+    The baseline reads one element of each batch, so it slices them too.
     """
     import keras
 
@@ -94,15 +103,19 @@ def _loop_runner(backend: str):
             def loop(y_true, y_pred, steps):
                 batches = tf.shape(y_true)[0]
 
-                def body(i, out):
-                    t, p = y_true[i % batches], y_pred[i % batches]
+                def body(i, t, p, out):
                     if metric is None:
-                        return i + 1, out + p[0, 0] * 0.0
-                    metric.update_state(t, p)
-                    return i + 1, metric.result()
+                        first = tf.cast(tf.reshape(t, [-1])[0], out.dtype)
+                        out = out + (first + tf.reshape(p, [-1])[0]) * 0.0
+                    else:
+                        metric.update_state(t, p)
+                        out = metric.result()
+                    j = (i + 1) % batches
+                    return i + 1, y_true[j], y_pred[j], out
 
                 start = tf.zeros(()) if metric is None else metric.result()
-                return tf.while_loop(lambda i, _: i < steps, body, (0, start))[1]
+                carry = (0, y_true[0], y_pred[0], start)
+                return tf.while_loop(lambda i, *_: i < steps, body, carry)[-1]
 
             def run(y_true, y_pred, steps):
                 if metric is not None:
@@ -122,19 +135,23 @@ def _loop_runner(backend: str):
                 batches = y_true.shape[0]
 
                 def body(i, carry):
-                    state, out = carry
-                    t, p = y_true[i % batches], y_pred[i % batches]
+                    state, t, p, out = carry
                     if metric is None:
-                        return state, out + p[0, 0] * 0.0
-                    state = metric.stateless_update_state(state, t, p)
-                    return state, metric.stateless_result(state)
+                        first = t.ravel()[0].astype(out.dtype)
+                        out = out + (first + p.ravel()[0]) * 0.0
+                    else:
+                        state = metric.stateless_update_state(state, t, p)
+                        out = metric.stateless_result(state)
+                    j = (i + 1) % batches
+                    return state, y_true[j], y_pred[j], out
 
                 start = (
                     jax.numpy.zeros(())
                     if metric is None
                     else metric.stateless_result(state)
                 )
-                return jax.lax.fori_loop(0, steps, body, (state, start))[1]
+                carry = (state, y_true[0], y_pred[0], start)
+                return jax.lax.fori_loop(0, steps, body, carry)[-1]
 
             def run(y_true, y_pred, steps):
                 state = []
