@@ -23,15 +23,15 @@ machine costs about 110 ms of fixed work plus about 0.1 ms per batch of 500
 (data adapter, tf.data, callbacks), even with `steps_per_execution` covering
 the whole epoch, while the metrics cost about 10-60 us per batch (F1) and
 about 1 us or less (binary Recall) on TensorFlow: under 1 % of the loop for
-Recall, a difference that no number of repeats turns into a ratio. In the loop above the metric
-is nearly all of the timed work. The batches (a pool of `--samples`, 100
-batches of 500 by default, about 0.4 MB for F1) are small enough to stay in
-the CPU caches, as a model's outputs are when its step updates the metrics;
-a call walks the pool as many times as it takes (the same count for the
-three arms of a pair) for the Keras arm to last about `--target-ms`. At 500
-samples a batch the binary metrics cost well under a microsecond on the
-compiled backends, where their ratio counts kernels more than work;
-`--batch 4096` shows the per-sample cost.
+Recall, a difference that no number of repeats turns into a ratio. In the
+loop above the metric is nearly all of the timed work. The batches (a pool
+of `--samples`, 100 batches of 500 by default, about 0.4 MB for F1) are small
+enough to stay in the CPU caches, as a model's outputs are when its step
+updates the metrics; a call walks the pool as many times as it takes (the
+same count for the three arms of a pair) for the Keras arm to last about
+`--target-ms`. At 500 samples a batch the binary metrics cost well under a
+microsecond on the compiled backends, where their ratio counts kernels more
+than work; `--batch 4096` shows the per-sample cost.
 
 Rounds. Each round times the baseline, the Keras metric and the epochkit
 metric back to back, in an order that rotates from round to round; the
