@@ -83,18 +83,22 @@ def _is_float(x) -> bool:
 
 
 def _finite_poison(values):
-    """0, or NaN when float `values` hold a NaN or an infinity: one reduction."""
+    """Per element: 0, or NaN where float `values` hold a NaN or an infinity.
+
+    Poison terms are not reduced here: `ConfusionCounts` adds them to the
+    actual-class counts before their sum (see `_add_stat_scores`), or sums
+    them once for a confusion matrix.
+    """
     if not _is_float(values):
         return None
-    return ops.cast(ops.sum(values * 0.0), "float32")
+    return values * 0.0
 
 
 def _fraction_poison(values):
-    """0, or NaN when float class indices are not all whole finite numbers."""
+    """Per element: 0, or NaN where float class indices are not whole numbers."""
     if not _is_float(values):
         return None
-    whole = ops.all(ops.equal(values - ops.floor(values), 0.0))
-    return ops.where(whole, 0.0, math.nan)
+    return ops.where(ops.equal(values - ops.floor(values), 0.0), 0.0, math.nan)
 
 
 def _add(a, b):
@@ -103,14 +107,41 @@ def _add(a, b):
     return a + b
 
 
+def _total_poison(poison):
+    """One scalar, 0 or NaN, from poison terms (or `None`)."""
+    return None if poison is None else ops.cast(ops.sum(poison), "float32")
+
+
+def _first_argmax(values, classes: int):
+    """`argmax` over the last axis: the index of the first largest value.
+
+    On TensorFlow, XLA compiles a max, a comparison and a min into faster
+    code than argmax's paired (value, index) reduction; JAX's argmax is the
+    faster there, and PyTorch runs eagerly, where one kernel beats four. A
+    row holding NaN may get `classes` (no class) on TensorFlow: its poison
+    term turns the counts into NaN anyway.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return ops.argmax(values, axis=-1)
+    if keras.backend.standardize_dtype(values.dtype) == "bool":
+        values = ops.cast(values, "int32")
+    top = ops.max(values, axis=-1, keepdims=True)
+    index = ops.arange(classes, dtype="int32")
+    return ops.min(ops.where(values >= top, index, classes), axis=-1)
+
+
 class _Formatted(NamedTuple):
-    """A multiclass batch after formatting."""
+    """A multiclass batch after formatting.
+
+    `poison` holds per-sample poison terms, shape `(samples, 1)` or
+    `(samples, num_classes)`, or `None` when the inputs cannot be invalid.
+    """
 
     true_idx: Any
     pred: Any
     sparse_true: bool
     sparse_pred: bool
-    ones: Any
+    lead: Any  # the class indices before flattening: the samples' shape
     poison: Any
 
 
@@ -151,7 +182,8 @@ class ConfusionCounts(keras.metrics.Metric):
     `[0, num_classes)` (other than `ignore_class`), labels that are not whole
     numbers (such as `1.7`), class indices in `y_pred` that are not whole
     numbers, and NaN or infinite values in `y_pred` or in one-hot `y_true`.
-    The graph-side checks cost one reduction per input.
+    The graph-side checks add no reduction of their own to per-class counts
+    (their terms are summed with the counts) and one to a confusion matrix.
 
     Args:
         task: `"binary"`, `"multiclass"` or `"multilabel"`. Defaults to
@@ -365,31 +397,32 @@ class ConfusionCounts(keras.metrics.Metric):
                     y_true,
                     y_pred,
                 )
-            poison = _fraction_poison(y_true)
+            poison = _rows(_fraction_poison(y_true), 1)
             true_idx = ops.cast(y_true, "int32")
         else:
             if not _compatible(t_shape, (*lead, c)):
                 raise self._shape_error(
                     f"one-hot y_true must have shape {(*lead, c)}.", y_true, y_pred
                 )
-            poison = _finite_poison(y_true)
-            true_idx = ops.cast(ops.argmax(y_true, axis=-1), "int32")
-        ones = ops.ones_like(true_idx, dtype=self.dtype)
-        true_idx = ops.reshape(true_idx, (-1,))
+            poison = _rows(_finite_poison(y_true), c)
+            true_idx = _first_argmax(y_true, c)
+        lead = true_idx
+        true_idx = _flat(true_idx, ())
         if sparse_pred:
-            poison = _add(poison, _fraction_poison(y_pred))
-            pred = ops.reshape(ops.cast(y_pred, "int32"), (-1,))
+            poison = _add(poison, _rows(_fraction_poison(y_pred), 1))
+            pred = _flat(ops.cast(y_pred, "int32"), ())
         else:
-            poison = _add(poison, _finite_poison(y_pred))
-            pred = ops.reshape(y_pred, (-1, c))
-        return _Formatted(true_idx, pred, sparse_true, sparse_pred, ones, poison)
+            poison = _add(poison, _rows(_finite_poison(y_pred), c))
+            pred = _flat(y_pred, (c,))
+        return _Formatted(true_idx, pred, sparse_true, sparse_pred, lead, poison)
 
     def _binary_inputs(self, y_true, y_pred):
         t_shape, p_shape = _shape(y_true), _shape(y_pred)
+        # Indexing drops the trailing axis without an op dispatch (eager).
         if len(p_shape) >= 2 and p_shape[-1] == 1:
-            y_pred = ops.squeeze(y_pred, axis=-1)
+            y_pred = y_pred[..., 0]
         if len(t_shape) >= 2 and t_shape[-1] == 1:
-            y_true = ops.squeeze(y_true, axis=-1)
+            y_true = y_true[..., 0]
         if len(_shape(y_pred)) == 0 or not _compatible(_shape(y_true), _shape(y_pred)):
             raise self._shape_error(
                 "task='binary' expects one 0/1 label and one score per sample, "
@@ -401,37 +434,44 @@ class ConfusionCounts(keras.metrics.Metric):
         return y_true, y_pred
 
     def _positive(self, y_pred):
-        y_pred = ops.cast(y_pred, self.dtype)
+        y_pred = _as_dtype(y_pred, self.dtype)
         if self.from_logits:
             y_pred = ops.sigmoid(y_pred)
         return ops.cast(y_pred > self.threshold, self.dtype)
 
     def _labels_01(self, y_true, weights):
-        """Zero weight for ignored labels, NaN weight for labels other than 0/1."""
-        y_true = ops.cast(y_true, self.dtype)
+        """Zero weight for ignored labels, NaN weight for labels other than 0/1.
+
+        `weights=None` stands for weights of 1.
+        """
+        y_true = _as_dtype(y_true, self.dtype)
         in_range = ops.logical_or(ops.equal(y_true, 0), ops.equal(y_true, 1))
-        weights = ops.where(in_range, weights, math.nan)
+        weights = ops.where(in_range, 1.0 if weights is None else weights, math.nan)
         if self.ignore_class is not None:
             weights = ops.where(ops.equal(y_true, self.ignore_class), 0.0, weights)
-        return ops.where(in_range, y_true, 0.0), weights
+        return ops.where(in_range, y_true, 0.0), _as_dtype(weights, self.dtype)
 
-    def _index_mask(self, true_idx, weights):
+    def _index_mask(self, true_idx, weights, in_range: bool = False):
         """Zero weight for the ignored class, NaN weight for indices out of range.
 
         A NaN weight turns the counts, and so the result, into NaN until the
         next reset: a compiled step cannot raise, and a silent wrong number
-        would be worse.
+        would be worse. `in_range=True` says the indices are arg-maxes, which
+        need no check. The weights stay `None` (all 1) when nothing changes
+        them.
         """
         c = self._classes
-        in_range = ops.logical_and(true_idx >= 0, true_idx < c)
-        if weights is None:
-            weights = ops.where(in_range, 1.0, math.nan)
-        else:
-            weights = ops.where(in_range, weights, math.nan)
+        if not in_range:
+            valid = ops.logical_and(true_idx >= 0, true_idx < c)
+            weights = ops.where(valid, 1.0 if weights is None else weights, math.nan)
         if self.ignore_class is not None:
-            weights = ops.where(ops.equal(true_idx, self.ignore_class), 0.0, weights)
-        weights = ops.cast(weights, self.dtype)
-        return ops.clip(true_idx, 0, c - 1), weights
+            ignored = ops.equal(true_idx, self.ignore_class)
+            weights = ops.where(ignored, 0.0, 1.0 if weights is None else weights)
+        if weights is not None:
+            weights = _as_dtype(weights, self.dtype)
+        if not in_range:
+            true_idx = ops.clip(true_idx, 0, c - 1)
+        return true_idx, weights
 
     # Validation of NumPy input ------------------------------------------
 
@@ -499,18 +539,27 @@ class ConfusionCounts(keras.metrics.Metric):
     def _update_binary(self, raw_true, raw_pred, y_true, y_pred, sample_weight):
         y_true, y_pred = self._binary_inputs(y_true, y_pred)
         self._check_numpy(raw_true, raw_pred)
-        poison = _finite_poison(y_pred)
-        weights = self._format_weights(sample_weight, y_pred)
-        y_true, weights = self._labels_01(ops.reshape(y_true, (-1,)), weights)
-        positive = self._positive(ops.reshape(y_pred, (-1,)))
+        poison = _rows(_finite_poison(y_pred), 1)
+        weights = None
+        if sample_weight is not None:
+            weights = self._format_weights(sample_weight, y_pred)
+        y_true, weights = self._labels_01(_flat(y_true, ()), weights)
+        positive = self._positive(_flat(y_pred, ()))
         if self._uses_matrix:
             self._add_to_matrix(
-                ops.cast(y_true, "int32"), ops.cast(positive, "int32"), weights, poison
+                ops.cast(y_true, "int32"),
+                ops.cast(positive, "int32"),
+                weights,
+                _total_poison(poison),
             )
-        else:
-            self._add_stat_scores(
-                y_true[:, None], positive[:, None], weights[:, None], poison
-            )
+            return
+        self._add_stat_scores(
+            y_true[:, None],
+            positive[:, None],
+            weights[:, None],
+            poison,
+            unit_weights=sample_weight is None and self.ignore_class is None,
+        )
 
     def _update_multilabel(self, raw_true, raw_pred, y_true, y_pred, sample_weight):
         c = self.num_classes
@@ -523,7 +572,7 @@ class ConfusionCounts(keras.metrics.Metric):
                 y_pred,
             )
         self._check_numpy(raw_true, raw_pred)
-        poison = _finite_poison(y_pred)
+        poison = _rows(_finite_poison(y_pred), c)
         weights = self._format_weights(sample_weight, y_pred[..., 0])
         weights = ops.reshape(weights[:, None] * ops.ones((1, c), self.dtype), (-1,))
         y_true, weights = self._labels_01(ops.reshape(y_true, (-1,)), weights)
@@ -533,6 +582,7 @@ class ConfusionCounts(keras.metrics.Metric):
             positive,
             ops.reshape(weights, (-1, c)),
             poison,
+            unit_weights=sample_weight is None and self.ignore_class is None,
         )
 
     def _update_multiclass(self, raw_true, raw_pred, y_true, y_pred, sample_weight):
@@ -542,18 +592,27 @@ class ConfusionCounts(keras.metrics.Metric):
         pred = batch.pred
         weights = None
         if sample_weight is not None:
-            weights = self._format_weights(sample_weight, batch.ones)
-        true_idx, weights = self._index_mask(batch.true_idx, weights)
+            weights = self._format_weights(sample_weight, batch.lead)
+        true_idx, weights = self._index_mask(
+            batch.true_idx, weights, in_range=not batch.sparse_true
+        )
         if batch.sparse_pred:
             pred_in_range = ops.logical_and(pred >= 0, pred < c)
-            weights = ops.where(pred_in_range, weights, math.nan)
+            weights = ops.where(
+                pred_in_range, 1.0 if weights is None else weights, math.nan
+            )
+            weights = _as_dtype(weights, self.dtype)
             pred_idx = ops.clip(pred, 0, c - 1)
         elif self.top_k is None or self.top_k == 1:
-            pred_idx = ops.cast(ops.argmax(pred, axis=-1), "int32")
+            pred_idx = _first_argmax(pred, c)
         else:
             pred_idx = None
         if self._uses_matrix:
-            self._add_to_matrix(true_idx, pred_idx, weights, batch.poison)
+            if weights is None:
+                weights = ops.ones_like(true_idx, dtype=self.dtype)
+            self._add_to_matrix(
+                true_idx, pred_idx, weights, _total_poison(batch.poison)
+            )
             return
         truth = ops.one_hot(true_idx, c, dtype=self.dtype)
         if pred_idx is not None:
@@ -561,18 +620,68 @@ class ConfusionCounts(keras.metrics.Metric):
         else:
             _, top = ops.top_k(ops.cast(pred, "float32"), self.top_k)
             predicted = ops.sum(ops.one_hot(top, c, dtype=self.dtype), axis=1)
-        self._add_stat_scores(truth, predicted, weights[:, None], batch.poison)
+        unit = sample_weight is None and self.ignore_class is None
+        if weights is not None:
+            weights = weights[:, None]
+        self._add_stat_scores(
+            truth, predicted, weights, batch.poison, unit_weights=unit
+        )
 
-    def _add_stat_scores(self, truth, predicted, weights, poison):
-        """Adds per-class tp, predicted, actual and total weight: (4, classes)."""
-        weighted_truth = truth * weights
-        weighted_pred = predicted * weights
-        tp = ops.sum(weighted_truth * predicted, axis=0)
-        pred_sum = ops.sum(weighted_pred, axis=0)
-        true_sum = ops.sum(weighted_truth, axis=0)
-        total = ops.sum(weights, axis=0) * ops.ones_like(tp)
+    def _add_stat_scores(self, truth, predicted, weights, poison, unit_weights):
+        """Adds per-class tp, predicted, actual and total weight: (4, columns).
+
+        Args:
+            truth: `(samples, columns)` 0/1 indicators of the actual classes.
+            predicted: the same for the predicted classes.
+            weights: per-sample weights broadcastable to `truth`, or `None`
+                when every weight is 1.
+            poison: poison terms (0 or NaN) broadcastable to `truth`, or
+                `None`. When any is NaN, every count becomes NaN.
+            unit_weights: whether every weight is 1, or NaN for an invalid
+                label (no `sample_weight`, no `ignore_class`): the total
+                weight is then the number of samples.
+
+        The poison terms ride in the sum of actual positives (adding 0 leaves
+        it exact), so they cost no reduction of their own; a NaN there is
+        then spread to every count. A NaN weight (an invalid label) is made a
+        poison term too: XLA turns a product with a 0/1 indicator into a
+        select, which would keep it out of the other classes' counts.
+        """
+        if weights is None:
+            weighted_truth, weighted_pred = truth, predicted
+        else:
+            weighted_truth, weighted_pred = truth * weights, predicted * weights
+            if unit_weights:  # 1 or NaN: times 0 is the poison term
+                nan_weights = weights * 0.0
+            else:  # user weights may be infinite: only NaN poisons
+                nan_weights = ops.where(ops.isnan(weights), math.nan, 0.0)
+            poison = _add(poison, _as_dtype(nan_weights, "float32"))
+        poisoned_truth = weighted_truth
+        if poison is not None:
+            poisoned_truth = weighted_truth + _as_dtype(poison, self.dtype)
+        blocks = [weighted_truth * predicted, weighted_pred, poisoned_truth]
+        if not unit_weights:
+            blocks.append(weights * ops.ones_like(truth))
+        if _shape(truth)[-1] == 1:
+            # One column (binary): XLA sums separate vectors faster than
+            # the columns of a stacked (samples, blocks) matrix.
+            sums = [ops.sum(block, axis=0) for block in blocks]
+        else:
+            # Several columns: one reduction reads each sample once.
+            sums = ops.unstack(ops.sum(ops.stack(blocks, axis=1), axis=0), axis=0)
+        tp, pred_sum, true_sum = sums[:3]
+        if unit_weights:
+            samples = ops.shape(truth)[0]
+            if not isinstance(samples, int):  # a dynamic batch size
+                samples = ops.cast(samples, self.dtype)
+            total = tp * 0.0 + samples
+            # The actual counts are at most `samples`, or NaN: times 0 is 0 or NaN.
+            flag = ops.sum(true_sum) * 0.0
+        else:
+            total = sums[3]
+            flag = ops.where(ops.isnan(ops.sum(true_sum)), math.nan, 0.0)
         counts = ops.stack([tp, pred_sum, true_sum, total])
-        self.stat_scores.assign_add(_poisoned(counts, poison))
+        self.stat_scores.assign_add(counts + _as_dtype(flag, self.dtype))
 
     def _add_to_matrix(self, true_idx, pred_idx, weights, poison):
         c = self._classes
@@ -647,3 +756,27 @@ class ConfusionCounts(keras.metrics.Metric):
 
 def _poisoned(counts, poison):
     return counts if poison is None else counts + ops.cast(poison, counts.dtype)
+
+
+def _as_dtype(x, dtype: str):
+    """`x` cast to `dtype`, without an op when it already has it."""
+    if keras.backend.standardize_dtype(x.dtype) == dtype:
+        return x
+    return ops.cast(x, dtype)
+
+
+def _flat(x, tail: tuple):
+    """`x` reshaped to `(-1, *tail)`, without an op when it already is."""
+    shape = _shape(x)
+    if len(shape) == len(tail) + 1 and shape[1:] == tail:
+        return x
+    if len(shape) == 1 and tail == (1,):
+        return x[:, None]
+    return ops.reshape(x, (-1, *tail))
+
+
+def _rows(terms, width: int):
+    """Poison terms (or `None`) as float32 (0 or NaN) of shape `(samples, width)`."""
+    if terms is None:
+        return None
+    return _as_dtype(_flat(terms, (width,)), "float32")

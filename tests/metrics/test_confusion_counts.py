@@ -124,6 +124,45 @@ def test_sparse_labels_may_have_a_trailing_axis_and_predictions_may_be_indices()
         np.testing.assert_allclose(float(metric.result()), expected, atol=1e-6)
 
 
+def test_tied_scores_predict_the_first_highest_class_as_argmax_does():
+    scores = np.array(
+        [
+            [0.4, 0.4, 0.2],
+            [0.1, 0.45, 0.45],
+            [0.3, 0.3, 0.3],
+            [0.0, 0.0, 1.0],
+            [0.5, 0.0, 0.5],
+            [0.2, 0.4, 0.4],
+        ],
+        "float32",
+    )
+    y = np.array([1, 2, 0, 2, 2, 1])
+    labels = [0, 1, 2]
+    expected = skm.f1_score(y, scores.argmax(-1), labels=labels, average=None)
+    # Eagerly, on sparse and on one-hot labels (tied one-hot rows too).
+    for y_true in (y, np.eye(3, dtype="float32")[y]):
+        metric = ekm.F1Score(num_classes=3, average=None)
+        metric.update_state(keras.ops.convert_to_tensor(y_true), scores)
+        got = [float(v) for v in metric.result().values()]
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+    tied_rows = np.array([[0.5, 0.5, 0.0], [0.0, 1.0, 1.0]], "float32")
+    metric = ekm.Recall(num_classes=3, average=None, zero_division=0)
+    metric.update_state(keras.ops.convert_to_tensor(tied_rows), np.eye(3)[[0, 1]])
+    np.testing.assert_allclose(
+        [float(v) for v in metric.result().values()], [1.0, 1.0, 0.0], atol=1e-6
+    )
+    # In a compiled step.
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Identity()])
+    model.compile(
+        loss=lambda t, p: keras.ops.zeros_like(p[:, 0]),
+        metrics=[ekm.F1Score(num_classes=3, average=None)],
+        jit_compile=JIT,
+    )
+    results = model.evaluate(scores, y, verbose=0, return_dict=True)
+    got = [results[f"f1_score_class_{i}"] for i in labels]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
 def test_explicit_sparse_override_reads_a_batch_of_num_classes_labels_as_indices():
     # Three samples and three classes: (3, 3) scores and a (3, 1) label column.
     scores = np.array([[0.9, 0.05, 0.05], [0.1, 0.1, 0.8], [0.2, 0.7, 0.1]])

@@ -132,6 +132,37 @@ def test_non_finite_predictions_in_a_compiled_evaluate_give_nan(task, bad):
     assert np.isnan(results["recall"])
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_invalid_labels_in_a_compiled_evaluate_give_nan_for_every_class(task, weighted):
+    # XLA rewrites a product with a 0/1 indicator into a select, which keeps a
+    # NaN weight out of the classes the sample does not belong to: the NaN must
+    # still reach every per-class score and every average.
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Identity()])
+    model.compile(
+        loss=_ignore_y_true,
+        metrics=[
+            ekm.F1Score(task=task, num_classes=3, average=None),
+            ekm.Precision(task=task, num_classes=3, average="macro"),
+            ekm.Recall(task=task, num_classes=3, average="micro"),
+        ],
+        jit_compile=JIT,
+    )
+    scores = np.eye(3, dtype="float32")[[0, 1, 2, 0]]
+    if task == "multiclass":
+        y = np.array([0, 1, 7, 0], "int32")
+    else:
+        y = np.eye(3, dtype="float32")[[0, 1, 2, 0]]
+        y[2, 1] = 2.0
+    weights = np.array([1.0, 0.5, 2.0, 1.0], "float32") if weighted else None
+    results = model.evaluate(
+        scores, y, sample_weight=weights, verbose=0, return_dict=True
+    )
+    values = {key: value for key, value in results.items() if key != "loss"}
+    assert len(values) == 5
+    assert all(np.isnan(value) for value in values.values()), values
+
+
 # --- zero_division="warn" -----------------------------------------------------
 
 
