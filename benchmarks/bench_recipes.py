@@ -156,6 +156,7 @@ def compare(name: str) -> dict:
         "plain_accuracy": float(plain["accuracy"]),
         "plain_epochs": 100,
         "plain_seconds": round(plain_seconds, 1),
+        "date": time.strftime("%Y-%m-%d"),
     }
 
 
@@ -532,6 +533,7 @@ def _write_tables(results: dict) -> None:
                     c["plain_seconds"],
                     f"{c['recipe_epochs'] / c['plain_epochs']:.2f}",
                     f"{c['recipe_seconds'] / c['plain_seconds']:.2f}",
+                    c.get("date", "n/a"),
                 ]
             )
     if compare_rows:
@@ -554,6 +556,7 @@ def _write_tables(results: dict) -> None:
                     "fit s",
                     "epoch ratio",
                     "time ratio",
+                    "measured",
                 ],
                 compare_rows,
             ),
