@@ -66,7 +66,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_recipes import _quartiles  # noqa: E402
+from benchmarks.tables import quartiles  # noqa: E402
 
 LENGTH, CHANNELS = 1000, 3
 # Untimed calls of every arm after its first call (which compiles or traces),
@@ -96,7 +96,7 @@ def _block_ms(fn, calls: int) -> float:
 
 def _summary(values: list[float]) -> list[float]:
     """[median, lower quartile, upper quartile], rounded to microseconds."""
-    low, mid, high = _quartiles(values)
+    low, mid, high = quartiles(values)
     return [round(mid, 3), round(low, 3), round(high, 3)]
 
 

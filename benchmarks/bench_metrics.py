@@ -61,6 +61,10 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.tables import quartiles
+
 BACKENDS = ("tensorflow", "jax", "torch")
 CLASSES = 10
 TARGET_RATIO = 1.2
@@ -267,17 +271,6 @@ def _worker(samples: int, batch: int, rounds: int, target_ms: float) -> dict:
     return {"backend": backend, "mode": mode, "batches": batches, "rows": rows}
 
 
-def _quartiles(values) -> tuple[float, float, float]:
-    """Lower quartile, median and upper quartile; infinities allowed."""
-    values = np.sort(np.asarray(values, dtype=float))
-    # Linear interpolation between two infinities would give NaN: clamp them.
-    clamped = np.clip(values, -1e300, 1e300)
-    q1, q2, q3 = np.percentile(clamped, [25, 50, 75])
-    return tuple(
-        float(q) if abs(q) < 1e300 else float(np.sign(q) * np.inf) for q in (q1, q2, q3)
-    )
-
-
 def _fmt(value: float, digits: int) -> str:
     return (
         f"{value:.{digits}f}"
@@ -287,13 +280,13 @@ def _fmt(value: float, digits: int) -> str:
 
 
 def _spread(values, digits: int) -> str:
-    q1, q2, q3 = _quartiles(values)
+    q1, q2, q3 = quartiles(values)
     return f"{_fmt(q2, digits)} ({_fmt(q1, digits)}-{_fmt(q3, digits)})"
 
 
 def verdict(ratios) -> str:
     """ "yes", "no" or "cannot tell" for the target ratio of `TARGET_RATIO`."""
-    q1, _, q3 = _quartiles(ratios)
+    q1, _, q3 = quartiles(ratios)
     if q3 <= TARGET_RATIO:
         return "yes"
     if q1 > TARGET_RATIO:
@@ -349,7 +342,6 @@ def main() -> None:
         line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
         results.append(json.loads(line[len("RESULT ") :]))
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from benchmarks.tables import markdown_table
     from benchmarks.tables import write_section
 

@@ -35,6 +35,9 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.tables import quartiles  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "data" / "recipes.json"
 # Overhead runs: 391 steps of 256 rows an epoch (about 0.2 s on JAX, 0.7 s on
 # TensorFlow, 1.5 s on PyTorch on the idle 2-core machine); fits of 6 timed
@@ -158,14 +161,6 @@ def compare(name: str) -> dict:
         "plain_seconds": round(plain_seconds, 1),
         "date": time.strftime("%Y-%m-%d"),
     }
-
-
-def _quartiles(values: list[float]) -> tuple[float, float, float]:
-    """The median and the interquartile range's ends."""
-    if len(values) < 2:
-        return (values[0],) * 3
-    low, mid, high = statistics.quantiles(values, n=4, method="inclusive")
-    return low, mid, high
 
 
 class HookTimer:
@@ -344,14 +339,14 @@ def overhead(repeats: int = OVERHEAD_REPEATS, rows: int = OVERHEAD_ROWS) -> dict
         )
 
     def pct(values: list[float]) -> list[float]:
-        low, mid, high = _quartiles(values)
+        low, mid, high = quartiles(values)
         return [round(100 * (v - 1), 1) for v in (mid, low, high)]
 
-    low, mid, high = _quartiles(laps["bare"])
+    low, mid, high = quartiles(laps["bare"])
     # The callbacks' own time per epoch (the whole fit's hook time, setup and
     # train-end included, over its epochs), against the bare epoch.
     own_ms = [1000 * s / n for s, n in zip(hook_seconds, hook_epochs)]
-    own_low, own_mid, own_high = _quartiles(own_ms)
+    own_low, own_mid, own_high = quartiles(own_ms)
     return {
         "protocol": 3,
         "hook_ms_per_epoch": [round(own_mid, 2), round(own_low, 2), round(own_high, 2)],

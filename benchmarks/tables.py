@@ -17,8 +17,23 @@ import platform
 import sys
 import tempfile
 
+import numpy as np
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
+
+
+def quartiles(values) -> tuple[float, float, float]:
+    """Lower quartile, median and upper quartile (linear interpolation).
+
+    Infinities are allowed: a quartile between two of them is that infinity,
+    not the NaN that interpolating would give.
+    """
+    clamped = np.clip(np.asarray(values, dtype=float), -1e300, 1e300)
+    q1, q2, q3 = np.percentile(clamped, [25, 50, 75])
+    return tuple(
+        float(q) if abs(q) < 1e300 else float(np.sign(q) * np.inf) for q in (q1, q2, q3)
+    )
 
 
 def machine_description() -> str:
