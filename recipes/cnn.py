@@ -90,7 +90,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help="split the CPU into this many devices to try data parallelism",
     )
-    parser.add_argument("--epochs", type=int, default=30, help="epoch budget")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=100,
+        help="epoch cap (PlateauBudget ends sooner once the validation loss plateaus)",
+    )
     parser.add_argument("--minutes", type=float, default=None, help="time budget")
     parser.add_argument("--batch-size", type=int, default=32, help="per replica")
     parser.add_argument("--learning-rate", type=float, default=2e-3)
@@ -224,7 +229,7 @@ def stopped_by(callbacks) -> str:
         if reason is not None:
             message = getattr(callback, "stop_message", "") or reason.message
             return f"{type(callback).__name__}: {message}"
-    return "epoch budget used up"
+    return "epoch cap reached"
 
 
 def main(argv=None) -> dict:
@@ -265,11 +270,14 @@ def main(argv=None) -> dict:
             dropout=args.dropout,
             seed=args.seed,
         )
-        # The schedule's horizon is bound from fit() by EpochBudget, or
-        # re-targeted every epoch by TimeBudget to end on time.
-        schedule = ek.schedules.CosineDecay(
+        # The rate holds its peak until the validation loss plateaus; then
+        # PlateauBudget moves the horizon so that the decay (the last 20% of
+        # the schedule) runs over the next quarter of the epochs run so far,
+        # and training stops at its end. With --minutes, TimeBudget
+        # re-targets the horizon every epoch to end on time instead.
+        schedule = ek.schedules.WarmupStableDecay(
             args.learning_rate,
-            warmup_fraction=0.05,
+            decay_fraction=0.2,
             final_learning_rate=args.learning_rate / 50,
         )
         model.compile(
@@ -285,7 +293,7 @@ def main(argv=None) -> dict:
         budget = (
             ek.callbacks.TimeBudget(args.minutes)
             if args.minutes
-            else ek.callbacks.EpochBudget()
+            else ek.callbacks.PlateauBudget()
         )
         # Per-class precision/recall/F1 on the test split, made once at train
         # end from the restored best weights; the test split never steers
@@ -349,7 +357,7 @@ def main(argv=None) -> dict:
         "epochs_run": epochs_run,
         "epoch_budget": args.epochs,
         "best_epoch": stopper.best_epoch + 1,
-        "stop_reason": stopped_by([stopper, budget, overfitting]),
+        "stop_reason": stopped_by([budget, stopper, overfitting]),
         "overfitting_onset_epoch": onset + 1 if onset >= 0 else None,
         "history": {
             key: [float(row[key]) for row in logger.rows]
@@ -405,7 +413,7 @@ def markdown(report: dict) -> str:
         ("Split", report["split"]),
         ("Backend / devices", report["distribution"]),
         *((f"Test {k}", f"{v:.4f}") for k, v in report["test"].items()),
-        ("Epochs run", f"{report['epochs_run']} of {report['epoch_budget']}"),
+        ("Epochs run", f"{report['epochs_run']} of at most {report['epoch_budget']}"),
         ("Best epoch (weights kept)", report["best_epoch"]),
         ("Stop reason", report["stop_reason"]),
         ("Overfitting onset (epoch)", report["overfitting_onset_epoch"] or "none"),
@@ -438,7 +446,7 @@ def print_summary(report: dict) -> None:
         "",
         f"== {report['recipe']} on {report['dataset']}: {report['distribution']}",
         "test      " + ", ".join(f"{k} {v:.4f}" for k, v in report["test"].items()),
-        f"epochs    {report['epochs_run']} of {report['epoch_budget']}, "
+        f"epochs    {report['epochs_run']} of at most {report['epoch_budget']}, "
         f"weights of epoch {report['best_epoch']} kept",
         f"stopped   {report['stop_reason']}",
         f"overfit   {'from epoch ' + str(onset) if onset else 'not detected'}",

@@ -34,6 +34,7 @@ class StopReason(enum.IntEnum):
     NO_FORECAST_GAIN = 9
     TIME_BUDGET = 10
     OVERFITTING = 11
+    COOLED_DOWN = 12
 
     @property
     def message(self) -> str:
@@ -57,4 +58,7 @@ _MESSAGES = {
     ),
     StopReason.TIME_BUDGET: "the time budget allows no further epoch",
     StopReason.OVERFITTING: "overfitting was detected",
+    StopReason.COOLED_DOWN: (
+        "the learning rate cooled down after the monitored value plateaued"
+    ),
 }

@@ -9,6 +9,7 @@ from keras_epochkit.callbacks.csv_logger import CSVLogger
 from keras_epochkit.callbacks.early_stopping import EarlyStopping
 from keras_epochkit.callbacks.epoch_budget import EpochBudget
 from keras_epochkit.callbacks.overfitting_monitor import OverfittingMonitor
+from keras_epochkit.callbacks.plateau_budget import PlateauBudget
 from keras_epochkit.callbacks.time_budget import TimeBudget
 from keras_epochkit.criteria import StopReason
 
@@ -23,6 +24,7 @@ __all__ = [
     "EarlyStopping",
     "EpochBudget",
     "OverfittingMonitor",
+    "PlateauBudget",
     "ResumeWarning",
     "StopReason",
     "TimeBudget",

@@ -65,6 +65,8 @@ FACTORIES = {
     ),
     "OverfittingMonitor": lambda: ek.callbacks.OverfittingMonitor(verbose=0),
     "EpochBudget": lambda: ek.callbacks.EpochBudget(),
+    # A hair-trigger plateau, so that 3 epochs reach the cool-down.
+    "PlateauBudget": lambda: ek.callbacks.PlateauBudget(window=1, min_progress=0.9),
     # On the training thread: off it, how many batch ends read the clock
     # depends on the order they arrive in, and a fake clock counts readings.
     "TimeBudget": lambda: ek.callbacks.TimeBudget(

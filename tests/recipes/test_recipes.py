@@ -294,7 +294,7 @@ def test_a_killed_recipe_resumes_and_logs_every_epoch_once(tmp_path):
     with open(out / "history.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == list(range(report["epochs_run"]))
-    assert report["epochs_run"] == 6 or report["stop_reason"] != "epoch budget used up"
+    assert report["epochs_run"] == 6 or report["stop_reason"] != "epoch cap reached"
     assert len(report["history"]["loss"]) == report["epochs_run"]
     np.testing.assert_allclose(
         [float(r["loss"]) for r in rows], report["history"]["loss"], rtol=1e-6
