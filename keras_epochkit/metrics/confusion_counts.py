@@ -107,6 +107,20 @@ def _add(a, b):
     return a + b
 
 
+def _nan_where_invalid(valid, weights):
+    """`weights` (`None` stands for all 1) where `valid`, NaN elsewhere.
+
+    A NaN weight poisons the counts: an invalid entry turns the result into
+    NaN, as a compiled step cannot raise.
+    """
+    return ops.where(valid, 1.0 if weights is None else weights, math.nan)
+
+
+def _zero_where(ignored, weights):
+    """`weights` (`None` stands for all 1), 0 where `ignored`."""
+    return ops.where(ignored, 0.0, 1.0 if weights is None else weights)
+
+
 def _total_poison(poison):
     """One scalar, 0 or NaN, from poison terms (or `None`)."""
     return None if poison is None else ops.cast(ops.sum(poison), "float32")
@@ -446,9 +460,9 @@ class ConfusionCounts(keras.metrics.Metric):
         """
         y_true = _as_dtype(y_true, self.dtype)
         in_range = ops.logical_or(ops.equal(y_true, 0), ops.equal(y_true, 1))
-        weights = ops.where(in_range, 1.0 if weights is None else weights, math.nan)
+        weights = _nan_where_invalid(in_range, weights)
         if self.ignore_class is not None:
-            weights = ops.where(ops.equal(y_true, self.ignore_class), 0.0, weights)
+            weights = _zero_where(ops.equal(y_true, self.ignore_class), weights)
         return ops.where(in_range, y_true, 0.0), _as_dtype(weights, self.dtype)
 
     def _index_mask(self, true_idx, weights, in_range: bool = False):
@@ -463,10 +477,9 @@ class ConfusionCounts(keras.metrics.Metric):
         c = self._classes
         if not in_range:
             valid = ops.logical_and(true_idx >= 0, true_idx < c)
-            weights = ops.where(valid, 1.0 if weights is None else weights, math.nan)
+            weights = _nan_where_invalid(valid, weights)
         if self.ignore_class is not None:
-            ignored = ops.equal(true_idx, self.ignore_class)
-            weights = ops.where(ignored, 0.0, 1.0 if weights is None else weights)
+            weights = _zero_where(ops.equal(true_idx, self.ignore_class), weights)
         if weights is not None:
             weights = _as_dtype(weights, self.dtype)
         if not in_range:
@@ -598,10 +611,7 @@ class ConfusionCounts(keras.metrics.Metric):
         )
         if batch.sparse_pred:
             pred_in_range = ops.logical_and(pred >= 0, pred < c)
-            weights = ops.where(
-                pred_in_range, 1.0 if weights is None else weights, math.nan
-            )
-            weights = _as_dtype(weights, self.dtype)
+            weights = _as_dtype(_nan_where_invalid(pred_in_range, weights), self.dtype)
             pred_idx = ops.clip(pred, 0, c - 1)
         elif self.top_k is None or self.top_k == 1:
             pred_idx = _first_argmax(pred, c)
