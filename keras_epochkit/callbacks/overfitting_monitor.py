@@ -8,6 +8,8 @@ from typing import Any
 import keras
 
 from keras_epochkit._core import monitor as monitor_core
+from keras_epochkit._core.config import arguments_config
+from keras_epochkit._core.config import arguments_of
 from keras_epochkit._core.monitor import check_mode
 from keras_epochkit._core.stop_reason import StopReason
 from keras_epochkit._core.validation import check_bool
@@ -156,13 +158,7 @@ class OverfittingMonitor(StatefulCallback):
         self.verbose = check_choice("verbose", verbose, (0, 1))
         self.log_figures = check_bool("log_figures", log_figures)
         self.detector = OverfittingDetector(
-            monitor=monitor,
-            train_monitor=train_monitor,
-            mode=mode,
-            window=window,
-            significance=significance,
-            patience=patience,
-            min_gl=min_gl,
+            **arguments_of(OverfittingDetector, locals())
         )
         self.train_key = self.detector.train_key
         self.window = self.detector.window
@@ -195,20 +191,7 @@ class OverfittingMonitor(StatefulCallback):
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments."""
-        return {
-            "monitor": self.monitor,
-            "train_monitor": self.train_monitor,
-            "mode": self.mode,
-            "window": self.window,
-            "significance": self.significance,
-            "patience": self.patience,
-            "min_gl": self.min_gl,
-            "action": self.action,
-            "factor": self.factor,
-            "min_lr": self.min_lr,
-            "verbose": self.verbose,
-            "log_figures": self.log_figures,
-        }
+        return arguments_config(self, {})
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> OverfittingMonitor:

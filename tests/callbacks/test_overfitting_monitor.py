@@ -374,6 +374,20 @@ def test_config_round_trip():
         verbose=0,
     )
     config = json.loads(json.dumps(monitor.get_config()))
+    assert config == {
+        "monitor": "val_accuracy",
+        "train_monitor": None,
+        "mode": "max",
+        "window": 5,
+        "significance": 0.01,
+        "patience": 2,
+        "min_gl": 1.0,
+        "action": "stop",
+        "factor": 0.3,
+        "min_lr": 1e-5,
+        "verbose": 0,
+        "log_figures": False,
+    }
     assert OverfittingMonitor.from_config(config).get_config() == config
 
 
