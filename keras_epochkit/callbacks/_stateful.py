@@ -68,6 +68,17 @@ class StatefulCallback(keras.callbacks.Callback):
     def _set_state(self, state: dict[str, Any]) -> None:
         del state
 
+    # --- stopping ----------------------------------------------------------------
+    def _record_stop(self, epoch: int, reason: Any, message: str) -> None:
+        """Notes a stop: `stopped_epoch`, and at the first stop `stop_reason`
+        and `stop_message`, printed with `verbose`."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.stop_message = message
+            if getattr(self, "verbose", 0):
+                print(f"{type(self).__name__}: {message}.")
+        self.stopped_epoch = epoch
+
     # --- Keras hooks -------------------------------------------------------------
     def on_train_begin(self, logs=None):
         restored, self._restored = self._restored, False

@@ -183,15 +183,12 @@ class PlateauBudget(EpochBudget):
 
     def _stop(self, epoch: int) -> None:
         self.model.stop_training = True
-        if self.stopped_epoch is None:
-            self.stopped_epoch = epoch
-            self.stop_reason = StopReason.COOLED_DOWN
-            self.stop_message = (
-                f"`{self.monitor}` plateaued at epoch {self.plateau_epoch + 1}; "
-                f"cooled down until epoch {epoch + 1}"
-            )
-            if self.verbose:
-                print(f"PlateauBudget: {self.stop_message}.")
+        self._record_stop(
+            epoch,
+            StopReason.COOLED_DOWN,
+            f"`{self.monitor}` plateaued at epoch {self.plateau_epoch + 1}; "
+            f"cooled down until epoch {epoch + 1}",
+        )
 
     def _get_state(self) -> dict:
         """The horizon, the smoothed monitor, its recent bests and the cool-down."""

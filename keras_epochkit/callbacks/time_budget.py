@@ -250,15 +250,12 @@ class TimeBudget(StatefulCallback):
         self._started = None
 
     def _stop(self, epoch: int, why: str) -> None:
-        if self.stopped_epoch is None:
-            self.stop_reason = StopReason.TIME_BUDGET
-            self.stop_message = (
-                f"stopped after {self.elapsed_seconds:.1f}s of "
-                f"{self.budget_seconds:.1f}s: {why}"
-            )
-            if self.verbose:
-                print(f"TimeBudget: {self.stop_message}.")
-        self.stopped_epoch = epoch
+        self._record_stop(
+            epoch,
+            StopReason.TIME_BUDGET,
+            f"stopped after {self.elapsed_seconds:.1f}s of "
+            f"{self.budget_seconds:.1f}s: {why}",
+        )
 
     def _get_state(self) -> dict:
         return {"elapsed_seconds": float(self.elapsed_seconds)}
