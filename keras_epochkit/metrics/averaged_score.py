@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_epochkit._core.config import arguments_of
@@ -104,19 +105,22 @@ class AveragedScore(ConfusionCounts):
             f"{type(self).__name__} must define ratio_terms(tp, fp, fn, tn)."
         )
 
-    def _divide(self, numerator, denominator):
+    def _divide(self, numerator, denominator, xp=ops):
         defined = denominator > 0
-        ratio = numerator / ops.where(defined, denominator, 1.0)
+        ratio = numerator / xp.where(defined, denominator, 1.0)
         fill = zero_division_value(self.zero_division)
         if fill == 0.0:
             return ratio  # the numerator is 0 wherever the denominator is
         # NaN counts (invalid inputs) must stay NaN.
-        return ops.where(defined | ops.isnan(denominator), ratio, fill)
+        return xp.where(defined | xp.isnan(denominator), ratio, fill)
 
-    def _score(self, tp, fp, fn, tn):
+    def _score(self, tp, fp, fn, tn, xp=ops):
         numerator, denominator = self.ratio_terms(tp, fp, fn, tn)
-        self._warn_undefined(ops.equal(denominator, 0.0), f"in {self.undefined_in}")
-        return self._divide(numerator, denominator)
+        if xp is np:  # a subclass's terms may come back as tensors
+            numerator = np.asarray(ops.convert_to_numpy(numerator), self.dtype)
+            denominator = np.asarray(ops.convert_to_numpy(denominator), self.dtype)
+        self._warn_undefined(denominator == 0.0, f"in {self.undefined_in}")
+        return self._divide(numerator, denominator, xp)
 
     def per_class(self):
         """The score of every class (or of the positive class for binary)."""
@@ -124,39 +128,51 @@ class AveragedScore(ConfusionCounts):
         return self._divide(*self.ratio_terms(tp, fp, fn, tn))
 
     def result(self):
-        tp, fp, fn, tn, support = self.stat_scores_per_class()
+        # Eagerly (as Keras calls it at each epoch end) on the host in NumPy;
+        # traced (inside a compiled step) in keras.ops.
+        xp = self.host_namespace()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = self._result(xp)
+        if isinstance(value, dict):
+            return {k: self._as_result(v, xp) for k, v in value.items()}
+        return self._as_result(value, xp)
+
+    def _result(self, xp):
+        tp, fp, fn, tn, support = self.stat_scores_per_class(xp)
         if self.task == "binary" or self.class_id is not None:
             index = self.class_id or 0
-            return self._score(tp[index], fp[index], fn[index], tn[index])
+            return self._score(tp[index], fp[index], fn[index], tn[index], xp)
         included = self._included_classes()
         if len(included) < self.num_classes:
-            index = ops.convert_to_tensor(included, "int32")
+            index = included if xp is np else ops.convert_to_tensor(included, "int32")
             tp, fp, fn, tn, support = (
-                ops.take(v, index) for v in (tp, fp, fn, tn, support)
+                xp.take(v, index) for v in (tp, fp, fn, tn, support)
             )
         if self.average == "micro":
-            return self._score(*(ops.sum(v) for v in (tp, fp, fn, tn)))
-        scores = self._score(tp, fp, fn, tn)
+            return self._score(*(xp.sum(v) for v in (tp, fp, fn, tn)), xp)
+        scores = self._score(tp, fp, fn, tn, xp)
         if self.average is None:
             return {
                 f"{self.name}_{self._class_label(i)}": scores[j]
                 for j, i in enumerate(included)
             }
         if self.zero_division != "nan":
-            mean = ops.mean(scores)
+            mean = xp.mean(scores)
             if self.average == "macro":
                 return mean
-            total = ops.sum(support)
-            weighted = ops.sum(scores * support) / ops.where(total > 0, total, 1.0)
-            return ops.where(total == 0, mean, weighted)
+            total = xp.sum(support)
+            weighted = xp.sum(scores * support) / xp.where(total > 0, total, 1.0)
+            return xp.where(total == 0, mean, weighted)
         # zero_division="nan": undefined classes are left out of the averages.
-        present = ops.logical_not(ops.isnan(scores))
-        values = ops.where(present, scores, 0.0)
-        counts = ops.cast(present, self.dtype)
-        mean = ops.sum(values) / ops.sum(counts)  # NaN when no class is defined
+        present = xp.logical_not(xp.isnan(scores))
+        values = xp.where(present, scores, 0.0)
+        counts = (
+            ops.cast(present, self.dtype) if xp is ops else present.astype(self.dtype)
+        )
+        mean = xp.sum(values) / xp.sum(counts)  # NaN when no class is defined
         if self.average == "macro":
-            return self._propagate_nan(mean, support)
+            return self._propagate_nan(mean, support, xp)
         weights = support * counts
-        total = ops.sum(weights)
-        weighted = ops.sum(values * weights) / ops.where(total > 0, total, 1.0)
-        return self._propagate_nan(ops.where(total > 0, weighted, mean), support)
+        total = xp.sum(weights)
+        weighted = xp.sum(values * weights) / xp.where(total > 0, total, 1.0)
+        return self._propagate_nan(xp.where(total > 0, weighted, mean), support, xp)

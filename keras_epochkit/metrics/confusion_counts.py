@@ -702,25 +702,48 @@ class ConfusionCounts(keras.metrics.Metric):
 
     # Reductions shared by subclasses ---------------------------------
 
-    def counts(self):
-        """Per-class true positives, predicted positives and support."""
-        if self._uses_matrix:
-            matrix = ops.convert_to_tensor(self.confusion)
-            return ops.diagonal(matrix), ops.sum(matrix, 0), ops.sum(matrix, 1)
-        scores = ops.convert_to_tensor(self.stat_scores)
-        return scores[0], scores[1], scores[2]
+    def counts(self, xp=ops):
+        """Per-class true positives, predicted positives and support.
 
-    def stat_scores_per_class(self):
-        """Per-class `(tp, fp, fn, tn, support)` tensors from the state."""
-        tp, pred_sum, true_sum = self.counts()
+        `xp` is `keras.ops` (tensors, traceable) or `numpy` (the state read
+        to the host once: eager execution only, see `host_namespace`).
+        """
+        return self._counts(xp)[:3]
+
+    def _counts(self, xp):
+        """`(tp, predicted positives, support, total)` per class."""
+        read = ops.convert_to_numpy if xp is np else ops.convert_to_tensor
         if self._uses_matrix:
-            total = ops.sum(true_sum) * ops.ones_like(tp)
-        else:
-            total = ops.convert_to_tensor(self.stat_scores)[3]
+            matrix = read(self.confusion)
+            support = xp.sum(matrix, 1)
+            tp = xp.diagonal(matrix)
+            return tp, xp.sum(matrix, 0), support, xp.sum(support) * xp.ones_like(tp)
+        scores = read(self.stat_scores)
+        return scores[0], scores[1], scores[2], scores[3]
+
+    def stat_scores_per_class(self, xp=ops):
+        """Per-class `(tp, fp, fn, tn, support)` from the state, in `xp`."""
+        tp, pred_sum, true_sum, total = self._counts(xp)
         fp = pred_sum - tp
         fn = true_sum - tp
         tn = total - tp - fp - fn
         return tp, fp, fn, tn, true_sum
+
+    def host_namespace(self):
+        """`numpy` when the state can be read (eager), else `keras.ops`.
+
+        A `result()` called eagerly, as Keras does at the end of every epoch,
+        computes on the host from one read of the state: a few NumPy
+        operations instead of dozens of eager backend operations.
+        """
+        state = self.confusion if self._uses_matrix else self.stat_scores
+        return np if concrete(state) is not None else ops
+
+    def _as_result(self, value, xp):
+        """A result computed in `xp` as a tensor of the metric's dtype."""
+        if xp is ops:
+            return value
+        return ops.convert_to_tensor(np.asarray(value, dtype=self.dtype))
 
     def _class_label(self, index: int) -> str:
         if self.class_names is not None:
@@ -733,9 +756,9 @@ class ConfusionCounts(keras.metrics.Metric):
             return [i for i in range(columns) if i != self.ignore_class]
         return list(range(columns))
 
-    def _propagate_nan(self, value, counts):
+    def _propagate_nan(self, value, counts, xp=ops):
         """`value`, or NaN when the counts are NaN (invalid inputs)."""
-        return value + 0.0 * ops.sum(counts)
+        return value + 0.0 * xp.sum(counts)
 
     def _warn_undefined(self, undefined, message: str):
         """Warns once for this `result()` if `undefined` (a bool tensor) holds.
@@ -745,7 +768,10 @@ class ConfusionCounts(keras.metrics.Metric):
         """
         if getattr(self, "zero_division", None) != "warn":
             return
-        flag = concrete(ops.any(undefined))
+        if isinstance(undefined, (np.ndarray, np.bool_)):
+            flag = np.any(undefined)
+        else:
+            flag = concrete(ops.any(undefined))
         if flag is not None and bool(flag):
             warnings.warn(
                 f"{type(self).__name__} is ill-defined and being set to 0.0 "
