@@ -60,6 +60,10 @@ def check_average(average: str | None) -> str | None:
     return check_choice("average", average, AVERAGES)
 
 
+# Result dtypes that NumPy computes in natively (the host path of `result()`).
+_HOST_DTYPES = ("float16", "float32", "float64")
+
+
 def concrete(value) -> np.ndarray | None:
     """`value` as NumPy when it is concrete, `None` inside a traced function."""
     try:
@@ -736,6 +740,8 @@ class ConfusionCounts(keras.metrics.Metric):
         computes on the host from one read of the state: a few NumPy
         operations instead of dozens of eager backend operations.
         """
+        if keras.backend.standardize_dtype(self.dtype) not in _HOST_DTYPES:
+            return ops  # e.g. bfloat16, which NumPy does not have
         state = self.confusion if self._uses_matrix else self.stat_scores
         return np if concrete(state) is not None else ops
 

@@ -70,3 +70,10 @@ def test_the_host_result_is_a_tensor_of_the_metric_dtype():
     value = metric.result()
     assert ops.is_tensor(value)
     assert keras.backend.standardize_dtype(value.dtype) == "float32"
+
+
+def test_a_dtype_numpy_lacks_stays_on_the_keras_ops_path():
+    metric = ek.metrics.Precision(task="binary", dtype="bfloat16")
+    metric.update_state(Y_BIN, P_BIN)
+    assert metric.host_namespace() is ops
+    assert np.isfinite(float(ops.convert_to_numpy(metric.result())))
