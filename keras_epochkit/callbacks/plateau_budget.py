@@ -25,7 +25,8 @@ class PlateauBudget(EpochBudget):
     horizon moves to `cooldown` times the epochs run so far from now, so
     the schedule's decay runs over the next few epochs, and training stops
     when it ends (`stop_reason` is `StopReason.COOLED_DOWN`). A run that
-    never stalls is bound to the cap, as with `EpochBudget`.
+    never stalls is bound to the cap, as with `EpochBudget`, and so is one
+    whose cap comes before the end of the cool-down.
 
     The monitored value has stalled when its smoothed best has improved,
     over the last `window` epochs, by less than `min_progress` of its whole
