@@ -131,8 +131,8 @@ class EpochBudget(StatefulCallback):
         self._bound = True
         if self.verbose:
             print(
-                f"EpochBudget: epoch {epoch + 1}: step {step}, schedule ends at "
-                f"step {self.total_steps} ({epochs_left} epochs of "
+                f"{type(self).__name__}: epoch {epoch + 1}: step {step}, "
+                f"schedule ends at step {self.total_steps} ({epochs_left} epochs of "
                 f"{self.steps_per_epoch} steps)."
             )
 

@@ -12,6 +12,7 @@ from keras_epochkit._core.validation import check_str
 from keras_epochkit._core.validation import invalid
 from keras_epochkit.callbacks import _budget
 from keras_epochkit.callbacks.epoch_budget import EpochBudget
+from keras_epochkit.criteria._smoothing import Smoother
 from keras_epochkit.schedules.budget_schedule import BudgetSchedule
 
 
@@ -113,6 +114,7 @@ class PlateauBudget(EpochBudget):
         self.smoothing_window = check_int(
             "smoothing_window", smoothing_window, minimum=1
         )
+        self._smoother = Smoother("ema", self.smoothing_window)
         super().__init__(schedule=schedule, verbose=verbose)
         self._missing = monitor_core.MissingMonitorWarning("PlateauBudget")
         self._mode = None
@@ -126,7 +128,7 @@ class PlateauBudget(EpochBudget):
         self.stop_reason: StopReason | None = None
         self.stop_message = ""
         self._first: float | None = None
-        self._smoothed: float | None = None
+        self._smoother.reset()
         self._bests: list[float] = []
 
     def on_train_begin(self, logs=None) -> None:
@@ -151,13 +153,10 @@ class PlateauBudget(EpochBudget):
 
     def _observe(self, value: float) -> bool:
         """Adds one epoch's value; whether the monitor has now stalled."""
-        value = value if self._mode == "min" else -value
-        if self._smoothed is None:
-            self._first = self._smoothed = value
-        else:
-            alpha = 2.0 / (self.smoothing_window + 1)
-            self._smoothed = alpha * value + (1.0 - alpha) * self._smoothed
-        best = min(self._smoothed, self._bests[-1]) if self._bests else self._smoothed
+        smoothed = self._smoother(value if self._mode == "min" else -value)
+        if self._first is None:
+            self._first = smoothed
+        best = min(smoothed, self._bests[-1]) if self._bests else smoothed
         self._bests = [*self._bests, best][-(self.window + 1) :]
         if len(self._bests) <= self.window:
             return False
@@ -196,7 +195,7 @@ class PlateauBudget(EpochBudget):
         return {
             **super()._get_state(),
             "first": self._first,
-            "smoothed": self._smoothed,
+            "smoother": self._smoother.get_state(),
             "bests": list(self._bests),
             "plateau_epoch": self.plateau_epoch,
             "cooldown_end": self.cooldown_end,
@@ -205,7 +204,7 @@ class PlateauBudget(EpochBudget):
     def _set_state(self, state: dict) -> None:
         super()._set_state(state)
         self._first = state.get("first")
-        self._smoothed = state.get("smoothed")
+        self._smoother.set_state(state.get("smoother", {}))
         self._bests = [float(b) for b in state.get("bests", [])]
         self.plateau_epoch = state.get("plateau_epoch")
         self.cooldown_end = state.get("cooldown_end")
