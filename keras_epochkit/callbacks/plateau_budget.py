@@ -37,7 +37,8 @@ class PlateauBudget(EpochBudget):
     1)`, so one lucky epoch does not count as progress. The test measures
     progress against the run's own scale, so it needs no `min_delta` in the
     monitor's units, and a long slow creep of a validation loss counts as a
-    plateau, which a patience rule would wait out.
+    plateau, where a patience rule keeps waiting as long as each small
+    improvement resets its count.
 
     With `WarmupStableDecay(decay_fraction=0.2)` and the default
     `cooldown=0.25`, the new horizon puts the start of the decay at the
