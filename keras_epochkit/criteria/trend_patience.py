@@ -7,8 +7,10 @@ import statistics
 from collections import deque
 from typing import Any
 
+from keras_epochkit._core.monitor import is_better
 from keras_epochkit._core.monitor import is_improvement
 from keras_epochkit._core.monitor import read
+from keras_epochkit._core.monitor import resolve_mode
 from keras_epochkit._core.registry import serializable
 from keras_epochkit._core.stop_reason import StopReason
 from keras_epochkit._core.validation import check_int
@@ -149,6 +151,10 @@ class TrendPatience(Criterion):
         mode: str = "auto",
         train_monitor: str | None = None,
         lr_key: str = "learning_rate",
+        plateau_fraction: float | None = None,
+        plateau_rise: float | None = None,
+        guard_monitor: str | None = None,
+        guard_window: int = 20,
     ) -> None:
         self.patience = check_int("patience", patience, minimum=1)
         self.overfit_patience = check_int("overfit_patience", overfit_patience, 1)
@@ -174,6 +180,23 @@ class TrendPatience(Criterion):
             else check_str("train_monitor", train_monitor)
         )
         self.lr_key = check_str("lr_key", lr_key)
+        self.plateau_fraction = check_optional_number(
+            "plateau_fraction", plateau_fraction, minimum=0.0, maximum=1.0
+        )
+        self.plateau_rise = check_optional_number(
+            "plateau_rise", plateau_rise, minimum=0.0
+        )
+        self.guard_monitor = (
+            None if guard_monitor is None else check_str("guard_monitor", guard_monitor)
+        )
+        # The guard's direction comes from its name (`val_accuracy`: higher
+        # is better); a name that says neither is refused here, not mid-run.
+        self._guard_mode = (
+            None
+            if guard_monitor is None
+            else resolve_mode(guard_monitor, owner="TrendPatience's guard_monitor")
+        )
+        self.guard_window = check_int("guard_window", guard_window, minimum=1)
         super().__init__(monitor=monitor, mode=mode)
 
     @classmethod
@@ -228,6 +251,9 @@ class TrendPatience(Criterion):
         self.lr_reference: float | None = None
         self.restarted_at = -1
         self.regime = "normal"
+        self.budget: int | None = None
+        self.guard_best: float | None = None
+        self.guard_best_epoch = -1
         self._train: deque = deque(maxlen=2 * getattr(self, "window", 5))
         self._values: deque = deque(maxlen=2 * getattr(self, "window", 5))
         self._bests: deque = deque(maxlen=getattr(self, "forecast_window", 20) + 1)
@@ -242,9 +268,8 @@ class TrendPatience(Criterion):
         w = self.window
         train = list(self._train)
         values = list(self._values)
-        if self.first is not None and self.best is not None:
-            if self._gain(self.first, self.best) < self.plateau_progress:
-                return "plateau"
+        if self._on_plateau():
+            return "plateau"
         if len(train) >= 2 * w and len(values) >= 2 * w and self.best is not None:
             train_gain = self._gain(_mean(train[-2 * w : -w]), _mean(train[-w:]))
             # Medians: one spike of the monitor is neither a rise nor a gap.
@@ -259,12 +284,31 @@ class TrendPatience(Criterion):
                 return "overfitting"
         return "normal"
 
+    def _on_plateau(self) -> bool:
+        """Little progress since the first epoch, and not far worse than it."""
+        if self.first is None or self.best is None:
+            return False
+        if self._gain(self.first, self.best) >= self.plateau_progress:
+            return False
+        if self.plateau_rise is not None and self._values:
+            # A monitor that rose well above its first value is overfitting
+            # from the start, not waiting for a breakthrough.
+            recent = statistics.median(list(self._values)[-self.window :])
+            if self._gain(self.first, recent) < -self.plateau_rise:
+                return False
+        return True
+
+    def _plateau_wait(self) -> int:
+        if self.plateau_fraction is None or self.budget is None:
+            return self.plateau_patience
+        return max(self.patience, int(self.plateau_fraction * self.budget))
+
     def _limit(self) -> int:
-        return {
-            "overfitting": self.overfit_patience,
-            "plateau": self.plateau_patience,
-            "normal": self.patience,
-        }[self.regime]
+        if self.regime == "plateau":
+            return self._plateau_wait()
+        if self.regime == "overfitting":
+            return self.overfit_patience
+        return self.patience
 
     # --- protocol ---------------------------------------------------------
     def _update(self, epoch: int, logs: dict, budget: int | None) -> Decision:
@@ -278,6 +322,8 @@ class TrendPatience(Criterion):
             self._train.append(train)
         if math.isfinite(value):
             self._values.append(value)
+        self.budget = None if budget is None else int(budget)
+        self._check_guard(epoch, logs)
         restarted = self._check_learning_rate(epoch, logs)
         if math.isfinite(value) and self.first is None:
             self.first = value
@@ -313,6 +359,7 @@ class TrendPatience(Criterion):
             or len(self._bests) <= w
             or self.regime == "plateau"
             or epoch - self.restarted_at <= w
+            or self._guard_improving(epoch)
         ):
             return None
         remaining = int(budget) - (epoch + 1)
@@ -325,6 +372,22 @@ class TrendPatience(Criterion):
             f"less than {100 * self.forecast_tolerance:g}% (forecast); best "
             f"{self.best:.6g} at epoch {self.best_epoch + 1}"
         )
+
+    def _check_guard(self, epoch: int, logs: dict) -> None:
+        if self.guard_monitor is None or not logs:
+            return
+        value = logs.get(self.guard_monitor)
+        if value is None:
+            return
+        value = float(value)
+        if math.isfinite(value) and is_better(value, self.guard_best, self._guard_mode):
+            self.guard_best, self.guard_best_epoch = value, epoch
+
+    def _guard_improving(self, epoch: int) -> bool:
+        """Whether `guard_monitor` reached a new best within `guard_window`."""
+        if self.guard_best is None:
+            return False
+        return epoch - self.guard_best_epoch < self.guard_window
 
     def _check_learning_rate(self, epoch: int, logs: dict) -> bool:
         if self.lr_drop is None or not logs or logs.get(self.lr_key) is None:
@@ -376,6 +439,9 @@ class TrendPatience(Criterion):
             "lr_reference": self.lr_reference,
             "restarted_at": self.restarted_at,
             "regime": self.regime,
+            "budget": self.budget,
+            "guard_best": self.guard_best,
+            "guard_best_epoch": self.guard_best_epoch,
             "train": list(self._train),
             "values": list(self._values),
             "bests": list(self._bests),
@@ -390,6 +456,9 @@ class TrendPatience(Criterion):
         self.lr_reference = state["lr_reference"]
         self.restarted_at = int(state["restarted_at"])
         self.regime = str(state["regime"])
+        self.budget = state.get("budget")
+        self.guard_best = state.get("guard_best")
+        self.guard_best_epoch = int(state.get("guard_best_epoch", -1))
         self._train = deque(state["train"], maxlen=2 * self.window)
         self._values = deque(state["values"], maxlen=2 * self.window)
         self._bests = deque(state["bests"], maxlen=self.forecast_window + 1)
@@ -410,4 +479,8 @@ class TrendPatience(Criterion):
             **super().get_config(),
             "train_monitor": self.train_monitor,
             "lr_key": self.lr_key,
+            "plateau_fraction": self.plateau_fraction,
+            "plateau_rise": self.plateau_rise,
+            "guard_monitor": self.guard_monitor,
+            "guard_window": self.guard_window,
         }

@@ -85,6 +85,81 @@ def test_a_plateau_stop_names_the_regime_in_its_reason():
     assert "plateau" in text and "waited 6 epochs" in text
 
 
+def rising_rows():
+    # No progress after epoch 1: the monitor climbs 8% an epoch (heavy label
+    # noise) while the training loss falls.
+    val = [1.0, 0.99] + [0.99 * 1.08**t for t in range(1, 40)]
+    return [{"loss": 1.0 - 0.02 * t, "val_loss": v} for t, v in enumerate(val)]
+
+
+def test_a_monitor_far_above_its_first_value_is_no_plateau_with_plateau_rise():
+    # Little progress since epoch 0, so without `plateau_rise` the run counts
+    # as a plateau and waits `plateau_patience`.
+    waits = TrendPatience(patience=4, plateau_patience=30, mode="min")
+    assert first_stop(waits, rising_rows()) == 1 + 30
+    rule = TrendPatience(patience=4, plateau_patience=30, plateau_rise=0.3, mode="min")
+    stop = first_stop(rule, rising_rows())
+    # The median of the last 5 values (epoch e - 2's) is more than 30% above
+    # the first value from epoch 7 on; the best was at epoch 1, so the normal
+    # wait (4 epochs) has long run out there.
+    assert stop == 7
+    assert rule.regime != "plateau"
+
+
+def test_plateau_fraction_sets_the_plateau_wait_from_the_budget():
+    rows = plateau_rows(breakthrough_at=100)  # best at epoch 1, then flat
+    stops = {}
+    for budget in (50, 100, None, 8):
+        rule = TrendPatience(
+            patience=3, plateau_patience=6, plateau_fraction=0.4, mode="min"
+        )
+        stops[budget] = next(
+            e for e, row in enumerate(rows) if rule.update(e, row, budget).stop
+        )
+    # 40% of a 50-epoch budget is a 20-epoch wait, of 100 a 40-epoch one;
+    # without a budget the wait is `plateau_patience`; never below `patience`.
+    assert stops == {50: 1 + 20, 100: 1 + 40, None: 1 + 6, 8: 1 + 3}
+
+
+def guarded_rows():
+    # After a large first gain the loss gains 0.1% an epoch (the forecast
+    # sees almost nothing left of a 60-epoch budget) while the accuracy
+    # still rises until epoch 29.
+    rows = []
+    for t in range(60):
+        value = 1.0 if t == 0 else 0.5 * 0.999**t
+        accuracy = 0.5 + 0.01 * min(t, 29)
+        rows.append({"loss": 0.5, "val_loss": value, "val_accuracy": accuracy})
+    return rows
+
+
+def test_the_guard_holds_the_forecast_while_the_guard_monitor_still_improves():
+    settings = {"patience": 50, "forecast_tolerance": 0.05, "forecast_window": 5}
+    free = TrendPatience(**settings, mode="min")
+    held = TrendPatience(
+        **settings, guard_monitor="val_accuracy", guard_window=10, mode="min"
+    )
+    free_stop = next(
+        e for e, r in enumerate(guarded_rows()) if free.update(e, r, 60).stop
+    )
+    held_stop = next(
+        e for e, r in enumerate(guarded_rows()) if held.update(e, r, 60).stop
+    )
+    assert free_stop < 29
+    # The accuracy's last new best is at epoch 29: the forecast may stop 10
+    # epochs later, and does (the loss's gain has not grown meanwhile).
+    assert held_stop == 29 + 10
+    assert held.guard_best_epoch == 29
+    # A log without the guard's key leaves the forecast free.
+    bare = TrendPatience(
+        **settings, guard_monitor="val_accuracy", guard_window=10, mode="min"
+    )
+    rows = [{k: v for k, v in r.items() if k != "val_accuracy"} for r in guarded_rows()]
+    assert next(e for e, r in enumerate(rows) if bare.update(e, r, 60).stop) == (
+        free_stop
+    )
+
+
 def lr_rows(drops):
     # Best at epoch 2, then flat; the learning rate halves at each epoch in `drops`.
     rows, rate = [], 0.1
@@ -138,12 +213,25 @@ def test_state_round_trips_mid_run_and_the_config_serializes():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"patience": 0}, {"window": 1}, {"plateau_progress": 2.0}, {"lr_drop": 1.0}],
+    [
+        {"patience": 0},
+        {"window": 1},
+        {"plateau_progress": 2.0},
+        {"lr_drop": 1.0},
+        {"plateau_fraction": 1.5},
+        {"plateau_rise": -0.1},
+        {"guard_window": 0},
+    ],
 )
 def test_bad_arguments_raise_naming_the_argument(kwargs):
     name = next(iter(kwargs))
     with pytest.raises(ValueError, match=f"`{name}` must be"):
         TrendPatience(**kwargs)
+
+
+def test_a_guard_monitor_without_a_direction_is_refused_at_construction():
+    with pytest.raises(ValueError, match="val_temperature"):
+        TrendPatience(guard_monitor="val_temperature")
 
 
 def test_tuned_holds_the_v2_settings_and_aggressiveness_divides_the_waits():
