@@ -128,9 +128,22 @@ def test_choose_takes_the_cheapest_rule_reaching_the_bar_and_dominating_finds_ke
     assert (
         bench_epochbench.choose(outcomes, ["slow", "cheap-miss"], None, 1.0) == "slow"
     )
+    # With no bar, the choice is the rule farthest inside Keras's line:
+    # "slow" uses what the cheapest Keras patience with its hit rate uses
+    # (ratio 1), "cheap-miss" more than patience 1 (4 epochs) for the same
+    # miss (ratio 1.25).
+    assert bench_epochbench.keras_share_at(outcomes, 0.0) == 0.4
+    assert bench_epochbench.keras_share_at(outcomes, 1.0) == 1.0
     assert (
-        bench_epochbench.choose(outcomes, ["slow", "cheap-miss"], None, 0.0)
-        == "cheap-miss"
+        bench_epochbench.choose(outcomes, ["slow", "cheap-miss"], None, 0.0) == "slow"
+    )
+    outcomes.add("cheap-hit", [(8, 7)])  # epoch 7 is a hit too
+    assert outcomes.figures("cheap-hit")[1] == 1.0
+    assert (
+        bench_epochbench.choose(
+            outcomes, ["slow", "cheap-miss", "cheap-hit"], None, 1.0
+        )
+        == "cheap-hit"
     )
     # Keras patience 4 or more also runs the whole curve and hits: none is
     # strictly better than "slow", so "slow" is not dominated; "cheap-miss"

@@ -328,30 +328,53 @@ def test_verbose_says_why(capsys):
     assert "best epoch: 1" in out
 
 
-def test_recommended_reads_the_module_settings_and_accepts_overrides(monkeypatch):
+def test_recommended_is_trend_patience_tuned_with_a_divergence_guard(monkeypatch):
     from keras_epochkit.callbacks import early_stopping
 
     stop = EarlyStopping.recommended()
     assert stop.restore_best_weights
-    assert [type(c) for c in stop.criteria] == [criteria.Patience, criteria.Divergence]
-    rule = stop.criteria[0]
-    settings = early_stopping._RECOMMENDED
-    assert rule.patience == settings["patience"]
-    assert (rule.smoothing, rule.smoothing_window) == (
-        settings["smoothing"],
-        settings["smoothing_window"],
+    assert [type(c) for c in stop.criteria] == [
+        criteria.TrendPatience,
+        criteria.Divergence,
+    ]
+    assert stop.criteria[0].get_config() == (
+        criteria.TrendPatience.tuned().get_config()
     )
-    assert stop.min_delta == settings["min_delta"]
-    assert stop.min_delta_mode == settings["min_delta_mode"]
     assert stop.criteria[1].relative
-    monkeypatch.setitem(early_stopping._RECOMMENDED, "patience", 7)
-    assert EarlyStopping.recommended().criteria[0].patience == 7
-    monkeypatch.undo()
+    assert stop.criteria[1].threshold == early_stopping._RECOMMENDED["divergence"]
+    monkeypatch.setitem(early_stopping._RECOMMENDED, "divergence", None)
+    assert [type(c) for c in EarlyStopping.recommended().criteria] == [
+        criteria.TrendPatience
+    ]
+
+
+def test_recommended_passes_overrides_to_their_owner_and_moves_with_aggressiveness():
     custom = EarlyStopping.recommended(
-        monitor="val_accuracy", patience=3, divergence=None
+        monitor="val_accuracy",
+        patience=3,
+        guard_monitor=None,
+        divergence=None,
+        restore_best_weights=False,
+        verbose=1,
     )
-    assert [type(c) for c in custom.criteria] == [criteria.Patience]
-    assert custom.criteria[0].patience == 3 and custom.monitor == "val_accuracy"
+    assert [type(c) for c in custom.criteria] == [criteria.TrendPatience]
+    rule = custom.criteria[0]
+    assert rule.patience == 3 and rule.guard_monitor is None
+    assert rule.monitor == custom.monitor == "val_accuracy"
+    assert not custom.restore_best_weights and custom.verbose == 1
+    eager = EarlyStopping.recommended(aggressiveness=2.0).criteria[0]
+    assert eager.get_config() == criteria.TrendPatience.tuned(2.0).get_config()
+    extra = criteria.Target(0.99, monitor="val_accuracy")
+    with_extra = EarlyStopping.recommended(criteria=[extra])
+    assert with_extra.criteria[-1] is extra
+
+
+@pytest.mark.parametrize(
+    "retired", ["smoothing", "smoothing_window", "min_delta_mode", "extrapolation"]
+)
+def test_recommended_refuses_the_settings_of_the_old_patience_rule(retired):
+    with pytest.raises(ValueError, match=f"no longer takes `{retired}`"):
+        EarlyStopping.recommended(**{retired: 3})
 
 
 def test_keras_and_ours_agree_on_a_real_fit():

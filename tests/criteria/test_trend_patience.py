@@ -242,22 +242,24 @@ def test_tuned_holds_the_v2_settings_and_aggressiveness_divides_the_waits():
     config = rule.get_config()
     assert {k: config[k] for k in _TUNED} == _TUNED
     fast = TrendPatience.tuned(aggressiveness=2.0)
-    assert fast.patience == max(1, round(_TUNED["patience"] / 2))
-    assert fast.overfit_patience == max(1, round(_TUNED["overfit_patience"] / 2))
-    assert fast.plateau_patience == max(1, round(_TUNED["plateau_patience"] / 2))
+    for name in ("patience", "overfit_patience", "plateau_patience", "guard_window"):
+        assert getattr(fast, name) == max(1, round(_TUNED[name] / 2)), name
+    assert fast.plateau_fraction == pytest.approx(_TUNED["plateau_fraction"] / 2)
     assert fast.forecast_tolerance == pytest.approx(2 * _TUNED["forecast_tolerance"])
     slow = TrendPatience.tuned(aggressiveness=0.5, patience=8, forecast_tolerance=None)
     assert slow.patience == 16 and slow.forecast_tolerance is None
+    # A share of the budget never passes the whole budget.
+    assert TrendPatience.tuned(aggressiveness=0.1).plateau_fraction == 1.0
+    assert TrendPatience.tuned(plateau_fraction=None).plateau_fraction is None
     with pytest.raises(ValueError, match="`aggressiveness` must be"):
         TrendPatience.tuned(aggressiveness=0)
 
 
-def test_recommended_does_not_build_trend_patience():
-    # recommended() keeps the patience rule tuned on recording a: the
-    # TrendPatience settings missed more often than Keras patience=10 on
-    # curves they were not tuned on.
+def test_recommended_builds_trend_patience_tuned():
     stop = EarlyStopping.recommended()
-    assert not any(isinstance(c, TrendPatience) for c in stop.criteria)
+    rules = [c for c in stop.criteria if isinstance(c, TrendPatience)]
+    assert len(rules) == 1
+    assert rules[0].get_config() == TrendPatience.tuned().get_config()
 
 
 def test_trend_patience_in_early_stopping_criteria_on_a_real_fit_replays_to_the_same_stop():
