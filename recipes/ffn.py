@@ -241,7 +241,10 @@ def main(argv=None) -> dict:
                 ek.metrics.F1Score(task="binary", name="f1"),
             ],
         )
-        stopper = ek.callbacks.EarlyStopping.recommended()
+        # PlateauBudget owns the budget here; the stopper is the safety net
+        # (overfitting, divergence) and keeps the best weights, so it runs
+        # at the cautious end of its line (see the early-stopping guide).
+        stopper = ek.callbacks.EarlyStopping.recommended(aggressiveness=0.5)
         overfitting = ek.callbacks.OverfittingMonitor(verbose=0)
         budget = (
             ek.callbacks.TimeBudget(args.minutes)
