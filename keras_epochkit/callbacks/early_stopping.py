@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +9,7 @@ import keras
 import numpy as np
 
 from keras_epochkit._core import monitor as monitor_core
+from keras_epochkit._core.config import constructor_arguments
 from keras_epochkit._core.monitor import check_min_delta_mode
 from keras_epochkit._core.monitor import check_mode
 from keras_epochkit._core.monitor import is_improvement
@@ -352,10 +352,7 @@ class EarlyStopping(StatefulCallback):
                 "arguments, or add rules with `criteria=[...]`; received "
                 f"{retired[0]}={overrides[retired[0]]!r}."
             )
-        trend_names = set(inspect.signature(TrendPatience).parameters) - {
-            "monitor",
-            "mode",
-        }
+        trend_names = set(constructor_arguments(TrendPatience)) - {"monitor", "mode"}
         trend = {k: overrides.pop(k) for k in list(overrides) if k in trend_names}
         settings = {**_RECOMMENDED, **overrides}
         mode = settings.pop("mode", "auto")

@@ -7,6 +7,7 @@ import statistics
 from collections import deque
 from typing import Any
 
+from keras_epochkit._core.config import arguments_config
 from keras_epochkit._core.monitor import is_better
 from keras_epochkit._core.monitor import is_improvement
 from keras_epochkit._core.monitor import read
@@ -43,8 +44,8 @@ _TUNED: dict[str, Any] = {
     "guard_window": 30,
 }
 
-# What `aggressiveness` divides (waits, in epochs or as a share of the
-# budget) and multiplies (the forecast's tolerance).
+# The waits in epochs that `aggressiveness` divides (`tuned()` also divides
+# `plateau_fraction` and multiplies `forecast_tolerance`).
 _WAITS = ("patience", "overfit_patience", "plateau_patience", "guard_window")
 
 
@@ -147,7 +148,7 @@ class TrendPatience(Criterion):
 
     State: `wait`, `best`, `best_epoch`, `first` (the first finite value),
     the learning rate at the last drop, the epoch of the last restart, the
-    regime, the budget last seen, `guard_monitor`'s best and its epoch, and
+    regime, `guard_monitor`'s best and its epoch, and
     the last `2 * window` training and monitored values and
     `forecast_window + 1` best values.
 
@@ -301,7 +302,6 @@ class TrendPatience(Criterion):
         self.lr_reference: float | None = None
         self.restarted_at = -1
         self.regime = "normal"
-        self.budget: int | None = None
         self.guard_best: float | None = None
         self.guard_best_epoch = -1
         self._train: deque = deque(maxlen=2 * getattr(self, "window", 5))
@@ -348,14 +348,14 @@ class TrendPatience(Criterion):
                 return False
         return True
 
-    def _plateau_wait(self) -> int:
-        if self.plateau_fraction is None or self.budget is None:
+    def _plateau_wait(self, budget: int | None) -> int:
+        if self.plateau_fraction is None or budget is None:
             return self.plateau_patience
-        return max(self.patience, int(self.plateau_fraction * self.budget))
+        return max(self.patience, int(self.plateau_fraction * int(budget)))
 
-    def _limit(self) -> int:
+    def _limit(self, budget: int | None) -> int:
         if self.regime == "plateau":
-            return self._plateau_wait()
+            return self._plateau_wait(budget)
         if self.regime == "overfitting":
             return self.overfit_patience
         return self.patience
@@ -372,7 +372,6 @@ class TrendPatience(Criterion):
             self._train.append(train)
         if math.isfinite(value):
             self._values.append(value)
-        self.budget = None if budget is None else int(budget)
         self._check_guard(epoch, logs)
         restarted = self._check_learning_rate(epoch, logs)
         if math.isfinite(value) and self.first is None:
@@ -387,7 +386,7 @@ class TrendPatience(Criterion):
         if self.best is not None:
             self._bests.append(self.best)
         if not improved:
-            limit = self._limit()
+            limit = self._limit(budget)
             if self.wait >= limit and epoch > 0:
                 return self._stop(self._explain(limit))
         forecast = self._forecast(epoch, budget)
@@ -489,7 +488,6 @@ class TrendPatience(Criterion):
             "lr_reference": self.lr_reference,
             "restarted_at": self.restarted_at,
             "regime": self.regime,
-            "budget": self.budget,
             "guard_best": self.guard_best,
             "guard_best_epoch": self.guard_best_epoch,
             "train": list(self._train),
@@ -506,7 +504,6 @@ class TrendPatience(Criterion):
         self.lr_reference = state["lr_reference"]
         self.restarted_at = int(state["restarted_at"])
         self.regime = str(state["regime"])
-        self.budget = state.get("budget")
         self.guard_best = state.get("guard_best")
         self.guard_best_epoch = int(state.get("guard_best_epoch", -1))
         self._train = deque(state["train"], maxlen=2 * self.window)
@@ -514,23 +511,4 @@ class TrendPatience(Criterion):
         self._bests = deque(state["bests"], maxlen=self.forecast_window + 1)
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "patience": self.patience,
-            "overfit_patience": self.overfit_patience,
-            "plateau_patience": self.plateau_patience,
-            "plateau_progress": self.plateau_progress,
-            "window": self.window,
-            "trend_threshold": self.trend_threshold,
-            "overfit_gap": self.overfit_gap,
-            "lr_drop": self.lr_drop,
-            "forecast_tolerance": self.forecast_tolerance,
-            "forecast_window": self.forecast_window,
-            "min_delta": self.min_delta,
-            **super().get_config(),
-            "train_monitor": self.train_monitor,
-            "lr_key": self.lr_key,
-            "plateau_fraction": self.plateau_fraction,
-            "plateau_rise": self.plateau_rise,
-            "guard_monitor": self.guard_monitor,
-            "guard_window": self.guard_window,
-        }
+        return arguments_config(self, {})
