@@ -764,14 +764,22 @@ def _key(settings: dict) -> str:
     return "trend " + ",".join(f"{k}={v}" for k, v in settings.items())
 
 
+def keras_line(outcomes: Outcomes, mask=None) -> list[tuple[float, float]]:
+    """(budget used, hit rate) of Keras patience 1..50 on `mask`."""
+    return [outcomes.figures(f"keras p={p}", mask) for p in PARETO_PATIENCES]
+
+
+def _share_reaching(line: list[tuple[float, float]], hit: float) -> float:
+    reaching = [s for s, h in line if h >= hit - 1e-12]
+    return min(reaching) if reaching else line[-1][0]
+
+
 def keras_share_at(outcomes: Outcomes, hit: float, mask=None) -> float:
     """Budget used by the cheapest Keras patience (1..50) reaching `hit`.
 
     Patience 50's budget when none reaches it.
     """
-    figures = [outcomes.figures(f"keras p={p}", mask) for p in PARETO_PATIENCES]
-    reaching = [s for s, h in figures if h >= hit - 1e-12]
-    return min(reaching) if reaching else figures[-1][0]
+    return _share_reaching(keras_line(outcomes, mask), hit)
 
 
 def choose(outcomes: Outcomes, names: list[str], mask, bar: float) -> str:
@@ -782,9 +790,10 @@ def choose(outcomes: Outcomes, names: list[str], mask, bar: float) -> str:
     the same hit rate uses (ties: the cheaper, then the earlier name); the
     best hitter when none reaches `bar`.
     """
+    line = keras_line(outcomes, mask)
     scored = [(outcomes.figures(n, mask), n) for n in names]
     eligible = [
-        ((share / max(keras_share_at(outcomes, hit, mask), 1e-12), share), n)
+        ((share / max(_share_reaching(line, hit), 1e-12), share), n)
         for (share, hit), n in scored
         if hit >= bar - 1e-12
     ]
